@@ -1,0 +1,152 @@
+//! Per-connection state: the part only the connection touches ([`Client`]) and the part
+//! other connections read for CLIENT LIST / CLIENT KILL ([`ClientInfo`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the current command's reply (SkipNext became active).
+    Skipping,
+}
+
+/// What other connections may read about a client, and how they ask it to close.
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub name: Mutex<Option<String>>,
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
+    pub user: Mutex<String>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU32,
+    /// Index of the last command in the command table (u32::MAX: none yet).
+    pub last_cmd: AtomicU32,
+    /// Milliseconds since `created` of the last interaction.
+    pub last_active_ms: AtomicU64,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    /// Set by CLIENT KILL / SHUTDOWN; the connection closes at its next chance.
+    pub killed: AtomicBool,
+    pub kill: tokio::sync::Notify,
+    /// MiniRedis-internal: the connection is serving a protocol-level subscription,
+    /// MULTI, or other state reported in CLIENT LIST `flags`.
+    pub flags: Mutex<String>,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: String, laddr: String) -> Self {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            user: Mutex::new("default".into()),
+            db: AtomicUsize::new(0),
+            resp: AtomicU32::new(2),
+            last_cmd: AtomicU32::new(u32::MAX),
+            last_active_ms: AtomicU64::new(0),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: tokio::sync::Notify::new(),
+            flags: Mutex::new(String::from("N")),
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Relaxed)
+    }
+
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+    }
+
+    pub fn touch(&self) {
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+}
+
+/// Per-command counters a connection accumulates locally and flushes to the shared
+/// table once per batch, so the hot path writes no shared cache line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalCmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+/// State owned by one connection.
+#[derive(Debug)]
+pub struct Client {
+    pub info: Arc<ClientInfo>,
+    /// Selected logical database.
+    pub db: usize,
+    pub authenticated: bool,
+    pub user: String,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the pending replies are written (QUIT, CLIENT KILL of self).
+    pub close_after_reply: bool,
+    pub no_touch: bool,
+    /// Set by `Ctx::error`; dispatch uses it for `failed_calls`.
+    pub last_command_failed: bool,
+    /// (command index, counters) touched since the last flush.
+    pub cmd_stats: Vec<(u32, LocalCmdStat)>,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Client {
+            info,
+            db: 0,
+            authenticated,
+            user: "default".into(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            no_touch: false,
+            last_command_failed: false,
+            cmd_stats: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Relaxed);
+    }
+}

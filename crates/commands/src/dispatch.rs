@@ -1,0 +1,190 @@
+//! The dispatch pipeline: every generic check runs here once, before any handler —
+//! lookup, subcommand resolution, authentication, arity — then the shards that hold the
+//! command's keys are locked (from the spec's key positions) and the handler runs.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use engine::Locked;
+use resp::ReplyWriter;
+
+use crate::client::{Client, LocalCmdStat, ReplyMode};
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::instance::{unix_ms, Instance};
+use crate::registry::registry;
+use crate::spec::{flags, CommandSpec};
+
+/// Resolves `argv` to a command id, or writes the error and returns None.
+fn resolve(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, argv: &[&[u8]]) -> Option<u32> {
+    let reg = registry();
+    let fail = |out: &mut ReplyWriter, client: &mut Client, msg: &str| {
+        inst.stats.record_error(msg);
+        client.last_command_failed = true;
+        out.error(msg);
+    };
+    let Some(id) = reg.lookup(argv[0]) else {
+        // Redis answers NOAUTH before "unknown command" for unauthenticated clients.
+        if !client.authenticated {
+            fail(out, client, errors::NOAUTH);
+        } else {
+            fail(out, client, &errors::unknown_command(argv));
+        }
+        return None;
+    };
+    let spec = reg.spec(id);
+    if spec.handler.is_some() {
+        return Some(id);
+    }
+    // A container: the subcommand does the work.
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        fail(out, client, errors::NOAUTH);
+        return None;
+    }
+    if argv.len() < 2 {
+        fail(out, client, &errors::wrong_arity(spec.name));
+        return None;
+    }
+    match reg.lookup_sub(id, argv[1]) {
+        Some(sub) => Some(sub),
+        None => {
+            fail(out, client, &errors::unknown_subcommand(spec.name, argv[1]));
+            None
+        }
+    }
+}
+
+/// Runs one command. Replies go to `out`.
+pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, argv: &[&[u8]]) {
+    if argv.is_empty() {
+        return;
+    }
+    client.last_command_failed = false;
+    let mark = out.len();
+    let skipping = match client.reply_mode {
+        ReplyMode::On => false,
+        ReplyMode::Off | ReplyMode::Skipping => true,
+        ReplyMode::SkipNext => {
+            client.reply_mode = ReplyMode::Skipping;
+            true
+        }
+    };
+    let Some(id) = resolve(inst, client, out, argv) else {
+        finish_reply(client, out, mark, skipping);
+        return;
+    };
+    let spec = registry().spec(id);
+    if let Some(msg) = check(client, spec, argv) {
+        inst.stats.record_error(&msg);
+        client.last_command_failed = true;
+        out.error(&msg);
+        record(client, id, 0, true);
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
+    let mut locked = lock_for(inst, spec, argv);
+    let started = Instant::now();
+    run(inst, client, out, &mut locked, spec, argv);
+    drop(locked);
+    let usec = started.elapsed().as_micros() as u64;
+    record(client, id, usec, false);
+    client.info.last_cmd.store(id, Relaxed);
+    finish_reply(client, out, mark, skipping);
+}
+
+/// Generic checks that need the resolved spec.
+fn check(client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -> Option<String> {
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        return Some(errors::NOAUTH.to_string());
+    }
+    if !spec.arity_ok(argv.len()) {
+        return Some(errors::wrong_arity(spec.name));
+    }
+    None
+}
+
+/// Locks the shards a command needs, from its spec.
+pub fn lock_for<'k>(inst: &'k Instance, spec: &CommandSpec, argv: &[&[u8]]) -> Locked<'k> {
+    if spec.has(flags::ALL_SHARDS) {
+        return inst.ks.lock_all();
+    }
+    match spec.key_positions(argv) {
+        None => inst.ks.lock_all(),
+        Some(pos) => match pos.as_slice() {
+            [] => inst.ks.lock_none(),
+            [i] => inst.ks.lock_key(argv[*i]),
+            many => inst.ks.lock(many.iter().map(|&i| argv[i])),
+        },
+    }
+}
+
+/// Runs a resolved, checked command with shards already locked (used by dispatch and,
+/// later, by EXEC and scripts that hold every shard).
+pub fn run(
+    inst: &Instance,
+    client: &mut Client,
+    out: &mut ReplyWriter,
+    locked: &mut Locked<'_>,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+) {
+    let Some(handler) = spec.handler else {
+        return;
+    };
+    let mut ctx = Ctx {
+        inst,
+        client,
+        out,
+        ks: locked,
+        now_ms: unix_ms(),
+    };
+    handler(&mut ctx, argv);
+}
+
+fn record(client: &mut Client, id: u32, usec: u64, rejected: bool) {
+    let failed = client.last_command_failed && !rejected;
+    let slot = match client.cmd_stats.iter_mut().find(|(i, _)| *i == id) {
+        Some((_, s)) => s,
+        None => {
+            client.cmd_stats.push((id, LocalCmdStat::default()));
+            match client.cmd_stats.last_mut() {
+                Some((_, s)) => s,
+                None => return,
+            }
+        }
+    };
+    if rejected {
+        slot.rejected += 1;
+    } else {
+        slot.calls += 1;
+        slot.usec += usec;
+        if failed {
+            slot.failed += 1;
+        }
+    }
+}
+
+fn finish_reply(client: &mut Client, out: &mut ReplyWriter, mark: usize, skipping: bool) {
+    if skipping {
+        out.truncate(mark);
+        if client.reply_mode == ReplyMode::Skipping {
+            client.reply_mode = ReplyMode::On;
+        }
+    }
+}
+
+/// Moves a connection's local counters into the instance's shared ones. The connection
+/// calls this once per batch of commands.
+pub fn flush_stats(inst: &Instance, client: &mut Client) {
+    let mut total = 0;
+    for (id, s) in client.cmd_stats.drain(..) {
+        if let Some(c) = inst.cmd_stats.get(id as usize) {
+            c.calls.fetch_add(s.calls, Relaxed);
+            c.usec.fetch_add(s.usec, Relaxed);
+            c.failed.fetch_add(s.failed, Relaxed);
+            c.rejected.fetch_add(s.rejected, Relaxed);
+        }
+        total += s.calls + s.rejected;
+    }
+    inst.stats.total_commands_processed.fetch_add(total, Relaxed);
+}

@@ -1,0 +1,102 @@
+//! Every error string MiniRedis replies with, in one place, worded as Redis words them.
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const INCR_NAN_INF: &str = "ERR increment would produce NaN or Infinity";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const OUT_OF_RANGE: &str = "ERR index out of range";
+pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const INVALID_EXPIRE_SET: &str = "ERR invalid expire time in 'set' command";
+pub const INVALID_EXPIRE_GETEX: &str = "ERR invalid expire time in 'getex' command";
+pub const INVALID_EXPIRE_SETEX: &str = "ERR invalid expire time in 'setex' command";
+pub const INVALID_EXPIRE_PSETEX: &str = "ERR invalid expire time in 'psetex' command";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const NX_XX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const TIMEOUT_NEG: &str = "ERR timeout is negative";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const CLIENT_NAME_SPACES: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const SHUTDOWN_ERRORS: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+
+/// `ERR unknown command '<name>', with args beginning with: '<a1>' '<a2>' ...`
+pub fn unknown_command(argv: &[&[u8]]) -> String {
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        printable(argv.first().copied().unwrap_or_default(), 128)
+    );
+    let mut budget = 128usize;
+    for a in argv.iter().skip(1) {
+        if budget == 0 {
+            break;
+        }
+        let p = printable(a, budget);
+        budget = budget.saturating_sub(p.len());
+        s.push('\'');
+        s.push_str(&p);
+        s.push_str("' ");
+    }
+    s
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        printable(sub, 128),
+        cmd.to_ascii_uppercase()
+    )
+}
+
+/// `ERR wrong number of arguments for '<name>' command`; for subcommands Redis names
+/// them as `container|sub`.
+pub fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// `ERR Unknown option or number of arguments for CONFIG SET - '<name>'`
+pub fn config_set_unknown(name: &[u8]) -> String {
+    format!(
+        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+        printable(name, 128)
+    )
+}
+
+pub fn config_set_invalid(name: &str, reason: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+}
+
+pub fn protocol(detail: &str) -> String {
+    format!("ERR Protocol error: {detail}")
+}
+
+/// Redis sanitizes names that it echoes back: non-printable bytes become spaces.
+/// The result is cut at `max` characters.
+pub fn printable(b: &[u8], max: usize) -> String {
+    b.iter()
+        .take(max)
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+/// The error code (`ERR`, `WRONGTYPE`, ...) of a full error message, for errorstats.
+pub fn code_of(msg: &str) -> &str {
+    msg.split(' ').next().unwrap_or("ERR")
+}

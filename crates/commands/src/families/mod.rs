@@ -1,0 +1,24 @@
+//! Command handlers, one module per family (as Redis groups them).
+//!
+//! Rules for handlers: parse every argument first, check once, then act. Never call a
+//! `Keyspace` method that takes locks (`lock*`, `db_info`, `stats`) while the command's
+//! `Locked` is alive: shard locks are not re-entrant. Errors come from `crate::errors`.
+
+pub mod command;
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use crate::spec::Handler;
+
+/// Every served command: (spec name, handler). A spec without an entry here is not served.
+pub fn handlers() -> Vec<(&'static str, Handler)> {
+    let mut v: Vec<(&'static str, Handler)> = Vec::new();
+    v.extend(command::handlers());
+    v.extend(connection::handlers());
+    v.extend(keys::handlers());
+    v.extend(server::handlers());
+    v.extend(strings::handlers());
+    v
+}

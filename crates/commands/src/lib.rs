@@ -1,0 +1,20 @@
+//! Commands: the command table (data), the dispatch pipeline that runs every generic
+//! check once, the instance state (config, clients, statistics) and the handlers, one
+//! module per family. Knows no sockets: the server crate feeds it decoded arguments
+//! and sends what it writes.
+
+pub mod client;
+pub mod config;
+pub mod ctx;
+pub mod dispatch;
+pub mod errors;
+pub mod families;
+pub mod instance;
+pub mod registry;
+pub mod spec;
+pub mod table;
+
+pub use client::{Client, ClientInfo};
+pub use config::Config;
+pub use ctx::Ctx;
+pub use instance::Instance;

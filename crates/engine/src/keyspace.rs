@@ -1,0 +1,535 @@
+//! A keyspace: the data of one database (one tenant), with its logical databases
+//! (`SELECT 0..N`), sharded by key hash behind one lock per shard.
+//!
+//! Why lock shards and not one thread per database: every command must be atomic, one
+//! database must scale with cores, and one process must hold thousands of mostly idle
+//! databases. With lock shards a command runs on the connection's own thread, takes
+//! the few shard locks its keys need (in index order, so no deadlock), and never waits
+//! for a message hop; an idle database costs its empty tables and nothing else. Commands
+//! that must see everything at once (MULTI/EXEC, scripts, FLUSHDB, KEYS, SWAPDB) take
+//! every shard. See docs/architecture.md for the measurements behind this choice.
+
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use crate::table::{hash_key, Table};
+use crate::value::Entry;
+
+/// Counters kept per shard under its lock (no shared atomics on the hot path).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShardStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+}
+
+impl std::ops::AddAssign for ShardStats {
+    fn add_assign(&mut self, o: Self) {
+        self.keyspace_hits += o.keyspace_hits;
+        self.keyspace_misses += o.keyspace_misses;
+        self.expired_keys += o.expired_keys;
+    }
+}
+
+/// One logical database's part inside one shard.
+#[derive(Default)]
+struct DbPart {
+    table: Table<Entry>,
+    /// Keys in `table` that carry an expiry time.
+    volatile: usize,
+    /// Where active expiry resumes.
+    sweep_cursor: u64,
+}
+
+/// Everything one shard lock protects.
+pub struct Shard {
+    dbs: Vec<DbPart>,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    fn new(databases: usize) -> Self {
+        Shard {
+            dbs: (0..databases).map(|_| DbPart::default()).collect(),
+            stats: ShardStats::default(),
+        }
+    }
+}
+
+/// The data of one database.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: usize,
+    databases: usize,
+}
+
+/// Sizes for a new keyspace.
+#[derive(Clone, Debug)]
+pub struct KeyspaceConfig {
+    /// Logical databases (`databases` in redis.conf).
+    pub databases: usize,
+    /// Lock shards; rounded up to a power of two, at most 256.
+    pub shards: usize,
+}
+
+impl Default for KeyspaceConfig {
+    fn default() -> Self {
+        KeyspaceConfig {
+            databases: 16,
+            shards: 16,
+        }
+    }
+}
+
+/// Summary of one logical database for `INFO keyspace`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DbInfo {
+    pub keys: usize,
+    pub expires: usize,
+}
+
+impl Keyspace {
+    pub fn new(cfg: &KeyspaceConfig) -> Self {
+        let n = cfg.shards.clamp(1, 256).next_power_of_two();
+        let databases = cfg.databases.max(1);
+        Keyspace {
+            shards: (0..n).map(|_| Mutex::new(Shard::new(databases))).collect(),
+            shard_mask: n - 1,
+            databases,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    fn shard_of(&self, hash: u64) -> usize {
+        (hash as usize) & self.shard_mask
+    }
+
+    /// Locks the shards that hold `keys`, in shard order.
+    pub fn lock<'a, K: AsRef<[u8]>>(&'a self, keys: impl IntoIterator<Item = K>) -> Locked<'a> {
+        let mut idx: SmallVec<[usize; 8]> = keys
+            .into_iter()
+            .map(|k| self.shard_of(hash_key(k.as_ref())))
+            .collect();
+        if idx.len() > 1 {
+            idx.sort_unstable();
+            idx.dedup();
+        }
+        if idx.len() == self.shards.len() {
+            return self.lock_all();
+        }
+        Locked {
+            ks: self,
+            guards: idx.into_iter().map(|i| (i, self.shards[i].lock())).collect(),
+            all: false,
+        }
+    }
+
+    /// Locks one shard by key (the common single-key case).
+    pub fn lock_key(&self, key: &[u8]) -> Locked<'_> {
+        let i = self.shard_of(hash_key(key));
+        let mut guards = SmallVec::new();
+        guards.push((i, self.shards[i].lock()));
+        Locked {
+            ks: self,
+            guards,
+            all: self.shards.len() == 1,
+        }
+    }
+
+    /// Locks every shard (atomic view of the whole keyspace).
+    pub fn lock_all(&self) -> Locked<'_> {
+        Locked {
+            ks: self,
+            guards: self.shards.iter().enumerate().map(|(i, s)| (i, s.lock())).collect(),
+            all: true,
+        }
+    }
+
+    /// A view that holds no lock, for commands that touch no keys.
+    pub fn lock_none(&self) -> Locked<'_> {
+        Locked {
+            ks: self,
+            guards: SmallVec::new(),
+            all: false,
+        }
+    }
+
+    /// Counters summed over shards (locks each briefly).
+    pub fn stats(&self) -> ShardStats {
+        let mut s = ShardStats::default();
+        for sh in self.shards.iter() {
+            s += sh.lock().stats;
+        }
+        s
+    }
+
+    pub fn reset_stats(&self) {
+        for sh in self.shards.iter() {
+            sh.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// Keys and keys-with-expiry per logical database (locks each shard briefly).
+    pub fn db_info(&self) -> Vec<DbInfo> {
+        let mut out = vec![DbInfo::default(); self.databases];
+        for sh in self.shards.iter() {
+            let g = sh.lock();
+            for (i, p) in g.dbs.iter().enumerate() {
+                out[i].keys += p.table.len();
+                out[i].expires += p.volatile;
+            }
+        }
+        out
+    }
+
+    /// Total keys over all logical databases.
+    pub fn total_keys(&self) -> usize {
+        self.db_info().iter().map(|d| d.keys).sum()
+    }
+
+    /// One step of active expiry: visits at most `budget` entries in total, shard by
+    /// shard, skipping logical databases with no volatile keys. Returns
+    /// `(visited, expired)`, so the caller can repeat while many were stale, as Redis does.
+    pub fn active_expire(&self, now_ms: u64, budget: usize) -> (usize, usize) {
+        let per_shard = (budget / self.shards.len()).max(16);
+        let (mut visited, mut expired) = (0, 0);
+        for sh in self.shards.iter() {
+            let mut g = sh.lock();
+            let Shard { dbs, stats } = &mut *g;
+            for part in dbs.iter_mut() {
+                if part.volatile == 0 {
+                    continue;
+                }
+                let mut seen = 0usize;
+                let mut removed = 0usize;
+                let mut removed_volatile = 0usize;
+                part.sweep_cursor = part.table.sweep(
+                    part.sweep_cursor,
+                    per_shard,
+                    |e| {
+                        seen += 1;
+                        e.is_expired(now_ms)
+                    },
+                    |e| {
+                        removed += 1;
+                        if e.expire_at() != 0 {
+                            removed_volatile += 1;
+                        }
+                    },
+                );
+                part.volatile -= removed_volatile;
+                stats.expired_keys += removed as u64;
+                visited += seen;
+                expired += removed;
+            }
+        }
+        (visited, expired)
+    }
+}
+
+/// The shards a command holds. Every key access of a command goes through this view;
+/// asking for a key whose shard is not held is a bug in the command's key spec and
+/// panics in debug builds (it is caught by the dispatcher in release builds).
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>,
+    all: bool,
+}
+
+/// Raised when a command touches a key whose shard it did not lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardNotLocked;
+
+impl<'a> Locked<'a> {
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+
+    fn shard_mut(&mut self, hash: u64) -> &mut Shard {
+        let i = self.ks.shard_of(hash);
+        if self.all {
+            return &mut self.guards[i].1;
+        }
+        match self.guards.iter_mut().find(|(j, _)| *j == i) {
+            Some((_, g)) => g,
+            None => panic!("shard {i} not locked: the command's key spec is wrong"),
+        }
+    }
+
+    fn part(&mut self, db: usize, key: &[u8]) -> (&mut DbPart, &mut ShardStats, u64) {
+        let h = hash_key(key);
+        let sh = self.shard_mut(h);
+        let Shard { dbs, stats } = sh;
+        (&mut dbs[db], stats, h)
+    }
+
+    /// Looks a key up for reading or writing, removing it first if it has expired.
+    /// Counts a keyspace hit or miss.
+    pub fn get(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
+        let r = self.lookup(db, key, now_ms);
+        let (part, stats, h) = self.part(db, key);
+        if r {
+            stats.keyspace_hits += 1;
+            let DbPart {
+                table, volatile, ..
+            } = part;
+            table.get_mut(h, key).map(|entry| EntryMut { entry, volatile })
+        } else {
+            stats.keyspace_misses += 1;
+            None
+        }
+    }
+
+    /// Like [`get`](Self::get) but does not count hits or misses (for writes).
+    pub fn get_for_write(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
+        if !self.lookup(db, key, now_ms) {
+            return None;
+        }
+        let (part, _, h) = self.part(db, key);
+        let DbPart {
+            table, volatile, ..
+        } = part;
+        table.get_mut(h, key).map(|entry| EntryMut { entry, volatile })
+    }
+
+    /// Whether a live key exists (expiring it if stale); touches no statistics.
+    pub fn exists(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        self.lookup(db, key, now_ms)
+    }
+
+    /// Removes the key if expired; true if a live key remains.
+    fn lookup(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        let (part, stats, h) = self.part(db, key);
+        match part.table.get(h, key) {
+            None => false,
+            Some(e) if e.is_expired(now_ms) => {
+                part.table.remove(h, key);
+                part.volatile -= 1;
+                stats.expired_keys += 1;
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    /// Inserts or replaces a key with `entry` (its expiry included); returns the
+    /// previous live entry.
+    pub fn insert(&mut self, db: usize, entry: Entry, now_ms: u64) -> Option<Entry> {
+        let (part, stats, h) = self.part(db, &entry.key);
+        if entry.expire_at() != 0 {
+            part.volatile += 1;
+        }
+        let old = part.table.insert(h, entry)?;
+        if old.expire_at() != 0 {
+            part.volatile -= 1;
+        }
+        if old.is_expired(now_ms) {
+            stats.expired_keys += 1;
+            None
+        } else {
+            Some(old)
+        }
+    }
+
+    /// Returns the live entry for `key`, or inserts the one `make` builds.
+    pub fn get_or_insert_with(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        make: impl FnOnce() -> Entry,
+    ) -> (EntryMut<'_>, bool) {
+        self.lookup(db, key, now_ms);
+        let (part, _, h) = self.part(db, key);
+        let DbPart {
+            table, volatile, ..
+        } = part;
+        let (entry, inserted) = table.get_or_insert_with(h, key, make);
+        if inserted && entry.expire_at() != 0 {
+            *volatile += 1;
+        }
+        (EntryMut { entry, volatile }, inserted)
+    }
+
+    /// Removes a key; returns it if it was live.
+    pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let (part, stats, h) = self.part(db, key);
+        let e = part.table.remove(h, key)?;
+        if e.expire_at() != 0 {
+            part.volatile -= 1;
+        }
+        if e.is_expired(now_ms) {
+            stats.expired_keys += 1;
+            None
+        } else {
+            Some(e)
+        }
+    }
+
+    fn require_all(&self) {
+        assert!(self.all, "operation needs every shard locked");
+    }
+
+    /// Number of keys in a logical database (may include not-yet-collected expired keys,
+    /// as Redis's DBSIZE does). Needs every shard.
+    pub fn len(&self, db: usize) -> usize {
+        self.require_all();
+        self.guards.iter().map(|(_, g)| g.dbs[db].table.len()).sum()
+    }
+
+    pub fn is_empty(&self, db: usize) -> bool {
+        self.len(db) == 0
+    }
+
+    /// Empties a logical database; returns the tables so the caller may free them
+    /// elsewhere (FLUSHDB ASYNC). Needs every shard.
+    pub fn flush(&mut self, db: usize) -> Vec<Table<Entry>> {
+        self.require_all();
+        self.guards
+            .iter_mut()
+            .map(|(_, g)| {
+                let p = &mut g.dbs[db];
+                p.volatile = 0;
+                p.sweep_cursor = 0;
+                p.table.take()
+            })
+            .collect()
+    }
+
+    /// Swaps two logical databases atomically. Needs every shard.
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.require_all();
+        for (_, g) in self.guards.iter_mut() {
+            g.dbs.swap(a, b);
+        }
+    }
+
+    /// SCAN over a logical database. The cursor's low 8 bits name the shard; the rest is
+    /// a position in that shard's hash order. Visits about `count` entries (live ones
+    /// are passed to `f`); returns the next cursor, 0 when done. Needs every shard.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        now_ms: u64,
+        mut f: impl FnMut(&Entry),
+    ) -> u64 {
+        self.require_all();
+        let mut shard = (cursor & 0xff) as usize;
+        let mut pos = cursor & !0xff;
+        let mut seen = 0usize;
+        while shard < self.guards.len() {
+            let table = &self.guards[shard].1.dbs[db].table;
+            let next = table.scan(pos, count.saturating_sub(seen).max(1), |e| {
+                seen += 1;
+                if !e.is_expired(now_ms) {
+                    f(e)
+                }
+            });
+            if next != 0 {
+                return next | shard as u64;
+            }
+            shard += 1;
+            pos = 0;
+            if seen >= count {
+                break;
+            }
+        }
+        if shard >= self.guards.len() {
+            0
+        } else {
+            shard as u64
+        }
+    }
+
+    /// Every live entry of a logical database (KEYS). Needs every shard.
+    pub fn for_each(&self, db: usize, now_ms: u64, mut f: impl FnMut(&Entry)) {
+        self.require_all();
+        for (_, g) in self.guards.iter() {
+            for e in g.dbs[db].table.iter() {
+                if !e.is_expired(now_ms) {
+                    f(e)
+                }
+            }
+        }
+    }
+
+    /// A random live key (RANDOMKEY). Needs every shard. Expired keys found on the way
+    /// are removed, as Redis does.
+    pub fn random_key(&mut self, db: usize, now_ms: u64, rng: &mut impl rand::Rng) -> Option<Box<[u8]>> {
+        self.require_all();
+        for _ in 0..100 {
+            let total: usize = self.guards.iter().map(|(_, g)| g.dbs[db].table.len()).sum();
+            if total == 0 {
+                return None;
+            }
+            // Pick a shard weighted by its size, then an entry in it.
+            let mut pick = rng.gen_range(0..total);
+            let mut shard = 0;
+            for (i, (_, g)) in self.guards.iter().enumerate() {
+                let n = g.dbs[db].table.len();
+                if pick < n {
+                    shard = i;
+                    break;
+                }
+                pick -= n;
+            }
+            let e = self.guards[shard].1.dbs[db].table.random(rng)?;
+            if !e.is_expired(now_ms) {
+                return Some(e.key.clone());
+            }
+            let key = e.key.clone();
+            self.remove(db, &key, now_ms);
+        }
+        None
+    }
+
+    /// Shard counters, for the shards held.
+    pub fn stats_mut(&mut self, key: &[u8]) -> &mut ShardStats {
+        let h = hash_key(key);
+        &mut self.shard_mut(h).stats
+    }
+}
+
+/// A live entry borrowed for reading or writing. Changing the expiry goes through
+/// [`set_expire`](Self::set_expire) so the keyspace's count of volatile keys stays true.
+pub struct EntryMut<'a> {
+    entry: &'a mut Entry,
+    volatile: &'a mut usize,
+}
+
+impl EntryMut<'_> {
+    pub fn set_expire(&mut self, at_ms: u64) {
+        match (self.entry.expire_at() != 0, at_ms != 0) {
+            (false, true) => *self.volatile += 1,
+            (true, false) => *self.volatile -= 1,
+            _ => {}
+        }
+        self.entry.set_expire_raw(at_ms);
+    }
+}
+
+impl std::ops::Deref for EntryMut<'_> {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        self.entry
+    }
+}
+
+impl std::ops::DerefMut for EntryMut<'_> {
+    fn deref_mut(&mut self) -> &mut Entry {
+        self.entry
+    }
+}

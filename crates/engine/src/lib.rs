@@ -1,0 +1,11 @@
+//! The storage engine: keyspaces made of lock-sharded, segmented hash tables.
+//!
+//! Nothing here knows about sockets or the wire protocol. Operations return values and
+//! statuses; the `commands` crate turns them into replies.
+
+pub mod keyspace;
+pub mod table;
+pub mod value;
+
+pub use keyspace::{DbInfo, EntryMut, Keyspace, KeyspaceConfig, Locked, ShardStats};
+pub use value::{Entry, Str, Value};

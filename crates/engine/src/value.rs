@@ -1,0 +1,241 @@
+//! Values stored in the keyspace and the entry that wraps them.
+
+use crate::table::Keyed;
+
+/// A string value. Redis keeps small integers in an integer encoding and other strings
+/// as bytes; `OBJECT ENCODING` reports `int`, `embstr` (short, never modified in place)
+/// or `raw`. We keep the same distinction so the reply and the encoding name match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Str {
+    Int(i64),
+    Bytes { data: Vec<u8>, raw: bool },
+}
+
+/// Strings up to this length created by SET are reported as `embstr`, as in Redis.
+pub const EMBSTR_MAX: usize = 44;
+
+impl Str {
+    /// Builds a string the way `SET` stores it: integers that round-trip exactly become `Int`.
+    pub fn from_bytes(b: &[u8]) -> Self {
+        if let Some(n) = parse_canonical_i64(b) {
+            return Str::Int(n);
+        }
+        Str::Bytes {
+            data: b.to_vec(),
+            raw: b.len() > EMBSTR_MAX,
+        }
+    }
+
+    /// A string that was modified in place (APPEND, SETRANGE): Redis reports it as `raw`.
+    pub fn raw(data: Vec<u8>) -> Self {
+        Str::Bytes { data, raw: true }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(n) => itoa::Buffer::new().format(*n).len(),
+            Str::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with the value's bytes (integers are formatted on a stack buffer).
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Str::Int(n) => f(itoa::Buffer::new().format(*n).as_bytes()),
+            Str::Bytes { data, .. } => f(data),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.with_bytes(|b| b.to_vec())
+    }
+
+    /// Takes the bytes out, turning the value into an owned, mutable byte vector.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if let Str::Int(n) = self {
+            *self = Str::raw(itoa::Buffer::new().format(*n).as_bytes().to_vec());
+        }
+        match self {
+            Str::Bytes { data, raw } => {
+                *raw = true;
+                data
+            }
+            Str::Int(_) => unreachable!("converted above"),
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Str::Int(n) => Some(*n),
+            Str::Bytes { data, .. } => parse_i64_strict(data),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Bytes { raw: false, .. } => "embstr",
+            Str::Bytes { raw: true, .. } => "raw",
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Str::Int(_) => 0,
+            Str::Bytes { data, .. } => data.capacity(),
+        }
+    }
+}
+
+/// Parses an i64 the way Redis's `string2ll` does: optional '-', no '+', no leading zeros
+/// (except "0"), no spaces, no overflow.
+pub fn parse_i64_strict(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
+        return if digits == b"0" && !neg { Some(0) } else { None };
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Like [`parse_i64_strict`] but only accepts strings that Redis would store in integer
+/// encoding (it also refuses strings longer than 20 bytes, which `strict` does already).
+pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
+    parse_i64_strict(b)
+}
+
+/// A value of any type. Later data types add variants here.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(Str),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// Approximate heap bytes owned by the value.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_bytes(),
+        }
+    }
+}
+
+/// One key in the keyspace.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means the key does not expire. Private:
+    /// changes go through `EntryMut::set_expire` so volatile-key counts stay right.
+    expire_at: u64,
+    /// Last access time in seconds on the LRU clock (for OBJECT IDLETIME and eviction).
+    pub access: u32,
+}
+
+impl Keyed for Entry {
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+impl Entry {
+    pub fn new(key: &[u8], value: Value) -> Self {
+        Entry {
+            key: key.into(),
+            value,
+            expire_at: 0,
+            access: 0,
+        }
+    }
+
+    /// Sets the expiry of an entry that is not in a table yet.
+    pub fn with_expire(mut self, at_ms: u64) -> Self {
+        self.expire_at = at_ms;
+        self
+    }
+
+    pub fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+
+    pub(crate) fn set_expire_raw(&mut self, at_ms: u64) {
+        self.expire_at = at_ms;
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+
+    /// Approximate bytes this entry costs, for MEMORY USAGE and used_memory.
+    pub fn memory_usage(&self) -> usize {
+        std::mem::size_of::<Entry>() + self.key.len() + self.value.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_int_parsing() {
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+        assert_eq!(parse_i64_strict(b"-1"), Some(-1));
+        assert_eq!(parse_i64_strict(b"01"), None);
+        assert_eq!(parse_i64_strict(b"-0"), None);
+        assert_eq!(parse_i64_strict(b"+1"), None);
+        assert_eq!(parse_i64_strict(b" 1"), None);
+        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64_strict(b"9223372036854775808"), None);
+        assert_eq!(parse_i64_strict(b""), None);
+        assert_eq!(parse_i64_strict(b"-"), None);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(Str::from_bytes(b"123").encoding(), "int");
+        assert_eq!(Str::from_bytes(b"abc").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        let mut s = Str::from_bytes(b"12");
+        s.make_raw().push(b'3');
+        assert_eq!(s.encoding(), "raw");
+        assert_eq!(s.to_vec(), b"123");
+    }
+}
