@@ -1,7 +1,7 @@
 //! Per-connection state: the part only the connection touches ([`Client`]) and the part
 //! other connections read for CLIENT LIST / CLIENT KILL ([`ClientInfo`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +25,8 @@ pub struct ClientInfo {
     pub id: u64,
     pub addr: String,
     pub laddr: String,
+    /// The socket's file descriptor (CLIENT LIST `fd`), -1 when not a socket.
+    pub fd: AtomicI32,
     pub created: Instant,
     pub name: Mutex<Option<String>>,
     pub lib_name: Mutex<Option<String>>,
@@ -54,6 +56,7 @@ impl ClientInfo {
             id,
             addr,
             laddr,
+            fd: AtomicI32::new(-1),
             created: Instant::now(),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),

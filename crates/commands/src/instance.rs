@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -71,6 +72,11 @@ pub struct Instance {
     pub shutdown_requested: AtomicBool,
     pub shutdown: tokio::sync::Notify,
     pub lastsave_unix: AtomicU64,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire_enabled: AtomicBool,
+    memory_peak: AtomicU64,
+    /// (when, total_commands_processed) at the last ops/sec sample, and the rate.
+    ops_sample: Mutex<(Instant, u64, u64)>,
 }
 
 impl Instance {
@@ -94,6 +100,9 @@ impl Instance {
             shutdown_requested: AtomicBool::new(false),
             shutdown: tokio::sync::Notify::new(),
             lastsave_unix: AtomicU64::new(unix_ms() / 1000),
+            active_expire_enabled: AtomicBool::new(true),
+            memory_peak: AtomicU64::new(0),
+            ops_sample: Mutex::new((Instant::now(), 0, 0)),
         })
     }
 
@@ -123,6 +132,28 @@ impl Instance {
         }
     }
 
+    /// Records `used` as a candidate peak; returns the peak.
+    pub fn note_memory_peak(&self, used: u64) -> u64 {
+        self.memory_peak.fetch_max(used, Relaxed).max(used)
+    }
+
+    /// Called by the server's cron: samples the command counter for
+    /// `instantaneous_ops_per_sec`.
+    pub fn sample_ops(&self) {
+        let mut s = self.ops_sample.lock();
+        let now = Instant::now();
+        let total = self.stats.total_commands_processed.load(Relaxed);
+        let dt = now.duration_since(s.0).as_secs_f64();
+        if dt >= 1.0 {
+            let rate = (total.saturating_sub(s.1) as f64 / dt) as u64;
+            *s = (now, total, rate);
+        }
+    }
+
+    pub fn ops_per_sec(&self) -> u64 {
+        self.ops_sample.lock().2
+    }
+
     pub fn requirepass(&self) -> Option<String> {
         self.config.read().requirepass.clone()
     }
@@ -142,4 +173,55 @@ pub fn unix_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+/// Memory figures for INFO memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryStats {
+    /// Bytes the allocator has handed out (used_memory).
+    pub allocated: u64,
+    /// Resident set size (used_memory_rss).
+    pub resident: u64,
+    pub total_system: u64,
+    pub allocator: &'static str,
+}
+
+static MEMORY_PROBE: OnceLock<fn() -> MemoryStats> = OnceLock::new();
+
+/// The binary installs a probe that asks its allocator; without one, figures come
+/// from /proc.
+pub fn set_memory_probe(f: fn() -> MemoryStats) {
+    let _ = MEMORY_PROBE.set(f);
+}
+
+pub fn memory() -> MemoryStats {
+    match MEMORY_PROBE.get() {
+        Some(f) => f(),
+        None => proc_memory(),
+    }
+}
+
+/// Resident memory and total system memory from /proc (Linux).
+pub fn proc_memory() -> MemoryStats {
+    let page = 4096u64;
+    let resident = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map(|p| p * page)
+        .unwrap_or(0);
+    let total_system = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0);
+    MemoryStats {
+        allocated: resident,
+        resident,
+        total_system,
+        allocator: "libc",
+    }
 }

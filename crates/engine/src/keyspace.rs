@@ -496,6 +496,36 @@ impl<'a> Locked<'a> {
         None
     }
 
+    /// Counters summed over every shard (needs every shard).
+    pub fn stats(&self) -> ShardStats {
+        self.require_all();
+        let mut s = ShardStats::default();
+        for (_, g) in self.guards.iter() {
+            s += g.stats;
+        }
+        s
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.require_all();
+        for (_, g) in self.guards.iter_mut() {
+            g.stats = ShardStats::default();
+        }
+    }
+
+    /// Per logical database key counts (needs every shard).
+    pub fn db_info(&self) -> Vec<DbInfo> {
+        self.require_all();
+        let mut out = vec![DbInfo::default(); self.ks.databases];
+        for (_, g) in self.guards.iter() {
+            for (i, p) in g.dbs.iter().enumerate() {
+                out[i].keys += p.table.len();
+                out[i].expires += p.volatile;
+            }
+        }
+        out
+    }
+
     /// Shard counters, for the shards held.
     pub fn stats_mut(&mut self, key: &[u8]) -> &mut ShardStats {
         let h = hash_key(key);

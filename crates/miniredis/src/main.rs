@@ -1,1 +1,33 @@
-fn main() {}
+//! The `miniredis` binary: argument parsing and wiring only.
+
+mod node;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "miniredis", version, about = "A Redis-compatible, multi-tenant in-memory data platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one standalone Redis-compatible server. Takes redis-server's options:
+    /// `miniredis node [redis.conf] [--port 6379] [--requirepass x] [--config FILE] ...`
+    #[command(disable_help_flag = false)]
+    Node {
+        /// Options as redis-server takes them (`--name value ...`), optionally preceded
+        /// by a configuration file path.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Node { args } => node::main(&args),
+    };
+    std::process::exit(code);
+}

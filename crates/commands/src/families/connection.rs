@@ -1,8 +1,501 @@
-//! The connection command family.
+//! The connection family: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT and CLIENT.
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use resp::Protocol;
+
+use crate::client::{ClientInfo, ReplyMode};
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::registry::registry;
 use crate::spec::Handler;
 
-/// (spec name, handler) for every command this family serves.
 pub fn handlers() -> Vec<(&'static str, Handler)> {
-    vec![]
+    vec![
+        ("ping", ping),
+        ("echo", echo),
+        ("quit", quit),
+        ("reset", reset),
+        ("auth", auth),
+        ("hello", hello),
+        ("select", select),
+        ("client|id", client_id),
+        ("client|setname", client_setname),
+        ("client|getname", client_getname),
+        ("client|setinfo", client_setinfo),
+        ("client|list", client_list),
+        ("client|info", client_info),
+        ("client|kill", client_kill),
+        ("client|reply", client_reply),
+        ("client|no-evict", client_no_evict),
+        ("client|no-touch", client_no_touch),
+        ("client|help", client_help),
+    ]
+}
+
+fn ping(ctx: &mut Ctx, argv: &[&[u8]]) {
+    match argv.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(argv[1]),
+        _ => ctx.error(&errors::wrong_arity("ping")),
+    }
+}
+
+fn echo(ctx: &mut Ctx, argv: &[&[u8]]) {
+    ctx.out.bulk(argv[1]);
+}
+
+fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.ok();
+    ctx.client.close_after_reply = true;
+}
+
+fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let c = &mut *ctx.client;
+    c.select(0);
+    c.reply_mode = ReplyMode::On;
+    c.no_touch = false;
+    c.info.no_touch.store(false, Relaxed);
+    c.info.no_evict.store(false, Relaxed);
+    *c.info.name.lock() = None;
+    c.authenticated = ctx.inst.requirepass().is_none();
+    c.user = "default".into();
+    ctx.out.set_protocol(Protocol::Resp2);
+    c.info.resp.store(2, Relaxed);
+    ctx.out.simple("RESET");
+}
+
+/// Checks a username/password pair against the instance's single `default` user.
+/// Returns the error to send, if any.
+fn check_credentials(ctx: &Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
+    let required = ctx.inst.requirepass();
+    match (user, required) {
+        (None, None) => Err(errors::AUTH_NOT_CONFIGURED),
+        (Some(u), None) if u == b"default" => Ok(()),
+        (Some(_), None) => Err(errors::WRONGPASS),
+        (u, Some(p)) => {
+            let user_ok = u.is_none_or(|u| u == b"default");
+            if user_ok && constant_time_eq(pass, p.as_bytes()) {
+                Ok(())
+            } else {
+                Err(errors::WRONGPASS)
+            }
+        }
+    }
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let (user, pass) = match argv.len() {
+        2 => (None, argv[1]),
+        3 => (Some(argv[1]), argv[2]),
+        _ => return ctx.error(errors::SYNTAX),
+    };
+    match check_credentials(ctx, user, pass) {
+        Ok(()) => {
+            ctx.client.authenticated = true;
+            ctx.client.user = "default".into();
+            ctx.out.ok();
+        }
+        Err(e) => ctx.error(e),
+    }
+}
+
+fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mut proto = None;
+    let mut i = 1;
+    if argv.len() > 1 {
+        let v = std::str::from_utf8(argv[1]).ok().and_then(|s| s.parse::<i64>().ok());
+        match v {
+            None => {
+                return ctx.error("ERR Protocol version is not an integer or out of range");
+            }
+            Some(2) => proto = Some(Protocol::Resp2),
+            Some(3) => proto = Some(Protocol::Resp3),
+            Some(_) => return ctx.error(errors::NOPROTO),
+        }
+        i = 2;
+    }
+    let mut auth: Option<(&[u8], &[u8])> = None;
+    let mut name: Option<&[u8]> = None;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if argv[i].eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            auth = Some((argv[i + 1], argv[i + 2]));
+            i += 3;
+        } else if argv[i].eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            name = Some(argv[i + 1]);
+            i += 2;
+        } else {
+            return ctx.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                errors::printable(argv[i], 128)
+            ));
+        }
+    }
+    if let Some((u, p)) = auth {
+        if let Err(e) = check_credentials(ctx, Some(u), p) {
+            return ctx.error(e);
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(n) = name {
+        if !valid_name(n) {
+            return ctx.error(errors::CLIENT_NAME_SPACES);
+        }
+        set_name(&ctx.client.info, n);
+    }
+    if let Some(p) = proto {
+        ctx.out.set_protocol(p);
+        ctx.client
+            .info
+            .resp
+            .store(if p == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk_str("server");
+    out.bulk_str("redis");
+    out.bulk_str("version");
+    out.bulk_str(crate::families::server::REDIS_VERSION);
+    out.bulk_str("proto");
+    out.int(if out.is_resp3() { 3 } else { 2 });
+    out.bulk_str("id");
+    out.int(ctx.client.id() as i64);
+    out.bulk_str("mode");
+    out.bulk_str("standalone");
+    out.bulk_str("role");
+    out.bulk_str("master");
+    out.bulk_str("modules");
+    out.array(0);
+}
+
+fn select(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let Some(n) = engine::value::parse_i64_strict(argv[1]).or_else(|| lenient_int(argv[1])) else {
+        return ctx.error(errors::NOT_INTEGER);
+    };
+    if n < 0 || n as usize >= ctx.inst.ks.databases() {
+        return ctx.error(errors::DB_INDEX_OUT_OF_RANGE);
+    }
+    ctx.client.select(n as usize);
+    ctx.out.ok();
+}
+
+/// Redis's `getLongFromObject` accepts what `strtoll` accepts in full, e.g. "+1", "01".
+fn lenient_int(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) {
+        return None;
+    }
+    s.parse::<i64>().ok()
+}
+
+/// Redis accepts client names made of printable ASCII without spaces.
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(info: &ClientInfo, n: &[u8]) {
+    *info.name.lock() = if n.is_empty() {
+        None
+    } else {
+        Some(String::from_utf8_lossy(n).into_owned())
+    };
+}
+
+fn client_id(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.int(ctx.client.id() as i64);
+}
+
+fn client_setname(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if !valid_name(argv[2]) {
+        return ctx.error(errors::CLIENT_NAME_SPACES);
+    }
+    set_name(&ctx.client.info, argv[2]);
+    ctx.out.ok();
+}
+
+fn client_getname(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    match ctx.client.info.name.lock().clone() {
+        Some(n) => ctx.out.bulk(n.as_bytes()),
+        None => ctx.out.null(),
+    }
+}
+
+fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let attr = argv[2];
+    let val = argv[3];
+    if !val.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        return ctx.error(&format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            errors::printable(attr, 32).to_ascii_uppercase()
+        ));
+    }
+    let v = String::from_utf8_lossy(val).into_owned();
+    if attr.eq_ignore_ascii_case(b"lib-name") {
+        *ctx.client.info.lib_name.lock() = Some(v);
+    } else if attr.eq_ignore_ascii_case(b"lib-ver") {
+        *ctx.client.info.lib_ver.lock() = Some(v);
+    } else {
+        return ctx.error(&format!(
+            "ERR Unrecognized option '{}'",
+            errors::printable(attr, 128)
+        ));
+    }
+    ctx.out.ok();
+}
+
+/// One CLIENT LIST line, with Redis 7's fields.
+pub fn client_line(info: &ClientInfo) -> String {
+    let cmd = match info.last_cmd.load(Relaxed) {
+        u32::MAX => "NULL".to_string(),
+        id => registry()
+            .specs
+            .get(id as usize)
+            .map(|s| s.name.to_string())
+            .unwrap_or_else(|| "NULL".into()),
+    };
+    let qbuf = info.qbuf.load(Relaxed);
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        info.id,
+        info.addr,
+        info.laddr,
+        info.fd.load(Relaxed),
+        info.name.lock().clone().unwrap_or_default(),
+        info.age_secs(),
+        info.idle_secs(),
+        info.flags.lock(),
+        info.db.load(Relaxed),
+        qbuf,
+        16384usize.saturating_sub(qbuf),
+        info.omem.load(Relaxed),
+        16384 + qbuf + info.omem.load(Relaxed),
+        cmd,
+        info.user.lock(),
+        info.resp.load(Relaxed),
+        info.lib_name.lock().clone().unwrap_or_default(),
+        info.lib_ver.lock().clone().unwrap_or_default(),
+    )
+}
+
+fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if argv[i].eq_ignore_ascii_case(b"TYPE") && i + 1 < argv.len() {
+            let t = argv[i + 1].to_ascii_lowercase();
+            match t.as_slice() {
+                // Every MiniRedis client is a normal client for now.
+                b"normal" => {}
+                b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
+                _ => {
+                    return ctx.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        errors::printable(argv[i + 1], 64)
+                    ))
+                }
+            }
+            i += 2;
+        } else if argv[i].eq_ignore_ascii_case(b"ID") && i + 1 < argv.len() {
+            let mut v = Vec::new();
+            for a in &argv[i + 1..] {
+                match lenient_int(a) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return ctx.error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(v);
+            i = argv.len();
+        } else {
+            return ctx.error(errors::SYNTAX);
+        }
+    }
+    let mut infos: Vec<_> = ctx.inst.clients.lock().values().cloned().collect();
+    infos.sort_by_key(|c| c.id);
+    let mut text = String::new();
+    for c in infos {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        text.push_str(&client_line(&c));
+        text.push('\n');
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+}
+
+fn client_info(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let mut line = client_line(&ctx.client.info);
+    line.push('\n');
+    ctx.out.verbatim("txt", line.as_bytes());
+}
+
+fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let me = ctx.client.id();
+    let infos: Vec<_> = ctx.inst.clients.lock().values().cloned().collect();
+    if argv.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(argv[2]);
+        match infos.iter().find(|c| c.addr == addr) {
+            Some(c) => {
+                kill(ctx, c, me);
+                ctx.out.ok();
+            }
+            None => ctx.error(errors::NO_SUCH_CLIENT),
+        }
+        return;
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut user = None;
+    let mut maxage = None;
+    let mut skipme = true;
+    let mut kind_normal = true;
+    let mut i = 2;
+    while i < argv.len() {
+        if i + 1 >= argv.len() {
+            return ctx.error(errors::SYNTAX);
+        }
+        let (opt, val) = (argv[i].to_ascii_lowercase(), argv[i + 1]);
+        match opt.as_slice() {
+            b"id" => match lenient_int(val) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.error("ERR client-id should be greater than 0"),
+            },
+            b"addr" => addr = Some(String::from_utf8_lossy(val).into_owned()),
+            b"laddr" => laddr = Some(String::from_utf8_lossy(val).into_owned()),
+            b"user" => user = Some(String::from_utf8_lossy(val).into_owned()),
+            b"maxage" => match lenient_int(val) {
+                Some(n) if n >= 0 => maxage = Some(n as u64),
+                _ => return ctx.error(errors::NOT_INTEGER),
+            },
+            b"type" => match val.to_ascii_lowercase().as_slice() {
+                b"normal" => kind_normal = true,
+                b"master" | b"replica" | b"slave" | b"pubsub" => kind_normal = false,
+                _ => {
+                    return ctx.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        errors::printable(val, 64)
+                    ))
+                }
+            },
+            b"skipme" => match val.to_ascii_lowercase().as_slice() {
+                b"yes" => skipme = true,
+                b"no" => skipme = false,
+                _ => return ctx.error(errors::SYNTAX),
+            },
+            _ => return ctx.error(errors::SYNTAX),
+        }
+        i += 2;
+    }
+    let mut killed = 0;
+    for c in &infos {
+        let matches = kind_normal
+            && id.is_none_or(|x| x == c.id)
+            && addr.as_ref().is_none_or(|a| *a == c.addr)
+            && laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && user.as_ref().is_none_or(|u| *u == *c.user.lock())
+            && maxage.is_none_or(|m| c.age_secs() >= m)
+            && !(skipme && c.id == me);
+        if matches {
+            kill(ctx, c, me);
+            killed += 1;
+        }
+    }
+    ctx.out.int(killed);
+}
+
+fn kill(ctx: &mut Ctx, c: &ClientInfo, me: u64) {
+    if c.id == me {
+        // Killing ourselves: reply first, then close.
+        ctx.client.close_after_reply = true;
+    } else {
+        c.kill();
+    }
+}
+
+fn on_off(ctx: &mut Ctx, v: &[u8]) -> Option<bool> {
+    if v.eq_ignore_ascii_case(b"on") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case(b"off") {
+        Some(false)
+    } else {
+        ctx.error(errors::SYNTAX);
+        None
+    }
+}
+
+fn client_reply(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let v = argv[2].to_ascii_lowercase();
+    match v.as_slice() {
+        b"on" => {
+            ctx.client.reply_mode = ReplyMode::On;
+            ctx.out.ok();
+        }
+        b"off" => ctx.client.reply_mode = ReplyMode::Off,
+        b"skip" => {
+            if ctx.client.reply_mode != ReplyMode::Off {
+                ctx.client.reply_mode = ReplyMode::SkipNext;
+            }
+        }
+        _ => ctx.error(errors::SYNTAX),
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if let Some(v) = on_off(ctx, argv[2]) {
+        ctx.client.info.no_evict.store(v, Relaxed);
+        ctx.out.ok();
+    }
+}
+
+fn client_no_touch(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if let Some(v) = on_off(ctx, argv[2]) {
+        ctx.client.no_touch = v;
+        ctx.client.info.no_touch.store(v, Relaxed);
+        ctx.out.ok();
+    }
+}
+
+fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    const LINES: &[&str] = &[
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "SETNAME <name>",
+        "    Assign a name to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Record the client library's name or version.",
+        "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+        "    Return information about client connections.",
+        "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
+        "    Close connections by address, or by ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect the current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Do not change the access time of keys this connection reads.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(LINES.len());
+    for l in LINES {
+        ctx.out.simple(l);
+    }
 }

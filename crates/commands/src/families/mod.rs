@@ -9,6 +9,7 @@ pub mod connection;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod util;
 
 use crate::spec::Handler;
 

@@ -1,0 +1,177 @@
+//! One client connection: read bytes, decode every complete command in the buffer,
+//! dispatch each, write all replies with one write. Pipelines of any depth cost one
+//! read and one write per batch, as in Redis.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use commands::client::ClientInfo;
+use commands::dispatch::{dispatch, flush_stats};
+use commands::{Client, Instance};
+use resp::{Decoded, Limits, Protocol, ReplyWriter, RequestDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Read buffer growth step; large bulks reserve what they announce.
+const READ_CHUNK: usize = 16 * 1024;
+/// Replies are flushed mid-batch once they grow past this, so a deep pipeline of
+/// large replies doesn't accumulate unbounded output.
+const FLUSH_AT: usize = 64 * 1024;
+
+fn limits(inst: &Instance) -> Limits {
+    let c = inst.config.read();
+    Limits {
+        max_bulk_len: c.proto_max_bulk_len as usize,
+        ..Limits::default()
+    }
+}
+
+/// Serves one connection until the client leaves, is killed, or breaks the protocol.
+pub async fn serve_connection(mut stream: TcpStream, inst: Arc<Instance>) {
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let info = Arc::new(ClientInfo::new(inst.next_client_id(), addr, laddr));
+    {
+        use std::os::fd::AsRawFd;
+        info.fd.store(stream.as_raw_fd(), Relaxed);
+    }
+    let maxclients = inst.config.read().maxclients as usize;
+    if inst.connected_clients() >= maxclients {
+        inst.stats.rejected_connections.fetch_add(1, Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    inst.register_client(info.clone());
+    let authenticated = inst.requirepass().is_none();
+    let mut client = Client::new(info.clone(), authenticated);
+    let result = run(&mut stream, &inst, &mut client).await;
+    if let Err(e) = result {
+        tracing::debug!(client = info.id, "connection closed: {e}");
+    }
+    flush_stats(&inst, &mut client);
+    inst.unregister_client(info.id);
+}
+
+async fn run(stream: &mut TcpStream, inst: &Instance, client: &mut Client) -> std::io::Result<()> {
+    let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut pos = 0usize;
+    let mut out = ReplyWriter::new(Protocol::Resp2);
+    let mut dec = RequestDecoder::new(limits(inst));
+    let mut need: usize = 0;
+    let info = client.info.clone();
+    // The argument vector's allocation, reused across commands.
+    let mut spare: Vec<&'static [u8]> = Vec::with_capacity(16);
+    loop {
+        // Make room for the next read (and for an announced large bulk).
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK || rbuf.capacity() < need {
+            let want = READ_CHUNK.max(need.saturating_sub(rbuf.len()));
+            rbuf.reserve(want);
+        }
+        let n = tokio::select! {
+            r = stream.read_buf(&mut rbuf) => r?,
+            _ = info.kill.notified() => 0,
+        };
+        if n == 0 || info.is_killed() {
+            return Ok(());
+        }
+        inst.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+        info.touch();
+        let mut close = false;
+        loop {
+            if pos >= rbuf.len() {
+                break;
+            }
+            let buf = &rbuf[pos..];
+            match dec.decode(buf, client.authenticated) {
+                Ok(Decoded::Incomplete { need: hint }) => {
+                    let pending = rbuf.len() - pos;
+                    need = hint.map(|h| h + pos).unwrap_or(0);
+                    let limit = inst.config.read().client_query_buffer_limit as usize;
+                    if pending > limit || hint.is_some_and(|h| h > limit) {
+                        // Redis closes such a client without a reply.
+                        inst.stats
+                            .client_query_buffer_limit_disconnections
+                            .fetch_add(1, Relaxed);
+                        tracing::warn!(client = info.id, "closing client that reached max query buffer length");
+                        return Ok(());
+                    }
+                    break;
+                }
+                Ok(Decoded::Command { consumed }) => {
+                    need = 0;
+                    if dec.arg_count() > 0 {
+                        let mut argv = recycle(std::mem::take(&mut spare));
+                        dec.args(buf, &mut argv);
+                        dispatch(inst, client, &mut out, &argv);
+                        spare = recycle(argv);
+                    }
+                    pos += consumed;
+                    if client.close_after_reply || info.is_killed() {
+                        close = true;
+                        break;
+                    }
+                    if out.len() >= FLUSH_AT {
+                        write_out(stream, inst, &mut out).await?;
+                    }
+                }
+                Err(e) => {
+                    let msg = e.reply_text();
+                    inst.stats.record_error(&msg);
+                    out.error(&msg);
+                    close = true;
+                    break;
+                }
+            }
+        }
+        // Reclaim consumed bytes.
+        if pos == rbuf.len() {
+            rbuf.clear();
+            pos = 0;
+        } else if pos > 0 && (pos >= rbuf.len() / 2 || rbuf.capacity() - rbuf.len() < READ_CHUNK) {
+            rbuf.drain(..pos);
+            if need > 0 {
+                need = need.saturating_sub(pos);
+            }
+            pos = 0;
+        }
+        info.qbuf.store(rbuf.len() - pos, Relaxed);
+        write_out(stream, inst, &mut out).await?;
+        flush_stats(inst, client);
+        if close {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        // A large buffer left over from one big request is given back.
+        if rbuf.is_empty() && rbuf.capacity() > 1024 * 1024 {
+            rbuf = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+async fn write_out(stream: &mut TcpStream, inst: &Instance, out: &mut ReplyWriter) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(out.as_bytes()).await?;
+    inst.stats
+        .net_output_bytes
+        .fetch_add(out.len() as u64, Relaxed);
+    out.clear();
+    Ok(())
+}
+
+/// Empties a vector of borrowed slices and hands its allocation back with a new
+/// lifetime. The in-place `collect` reuses the buffer (same element layout), so the
+/// argument vector costs no allocation per command.
+fn recycle<'a, 'b>(mut v: Vec<&'a [u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    v.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
+}
