@@ -1,6 +1,10 @@
 //! The `miniredis` binary: argument parsing and wiring only.
 
+mod memory;
 mod node;
+
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +29,7 @@ enum Command {
 }
 
 fn main() {
+    commands::instance::set_memory_probe(memory::probe);
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Node { args } => node::main(&args),
