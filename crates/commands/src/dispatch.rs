@@ -33,7 +33,10 @@ fn resolve(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, argv: &[
         return None;
     };
     let spec = reg.spec(id);
-    if spec.handler.is_some() {
+    // A command with both a handler and subcommands (COMMAND) runs its own handler
+    // only when called bare; with arguments the first one names a subcommand, as in
+    // Redis's lookupCommand.
+    if spec.handler.is_some() && (argv.len() < 2 || reg.subcommands(id).is_empty()) {
         return Some(id);
     }
     // A container: the subcommand does the work.

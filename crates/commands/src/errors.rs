@@ -27,7 +27,8 @@ pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 pub const TIMEOUT_NEG: &str = "ERR timeout is negative";
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
-pub const CLIENT_NAME_SPACES: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const CLIENT_NAME_SPACES: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const SHUTDOWN_ERRORS: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 
 /// `ERR unknown command '<name>', with args beginning with: '<a1>' '<a2>' ...`
@@ -100,3 +101,44 @@ pub fn printable(b: &[u8], max: usize) -> String {
 pub fn code_of(msg: &str) -> &str {
     msg.split(' ').next().unwrap_or("ERR")
 }
+
+// String and generic key families.
+
+pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
+pub const INT_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const INVALID_FIRST_DB: &str = "ERR invalid first DB index";
+pub const INVALID_SECOND_DB: &str = "ERR invalid second DB index";
+pub const EXPIRE_NX_AND_OTHERS: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const INVALID_EXPIRE_EXPIRE: &str = "ERR invalid expire time in 'expire' command";
+pub const INVALID_EXPIRE_PEXPIRE: &str = "ERR invalid expire time in 'pexpire' command";
+pub const INVALID_EXPIRE_EXPIREAT: &str = "ERR invalid expire time in 'expireat' command";
+pub const INVALID_EXPIRE_PEXPIREAT: &str = "ERR invalid expire time in 'pexpireat' command";
+pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub const LCS_IDX_AND_LEN: &str =
+    "ERR If you want both the length and indexes, please just use IDX.";
+pub const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
+pub const LCS_TOO_BIG: &str =
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+
+/// `ERR Unsupported option <opt>` (EXPIRE family). Redis prints the option as a C
+/// string, so it ends at the first NUL byte.
+pub fn unsupported_option(opt: &[u8]) -> String {
+    let end = opt.iter().position(|&c| c == 0).unwrap_or(opt.len());
+    format!(
+        "ERR Unsupported option {}",
+        String::from_utf8_lossy(&opt[..end])
+    )
+}
+pub const LCS_ALLOC_FAILED: &str =
+    "ERR Insufficient memory, failed allocating transient memory for LCS";
+
+// COMMAND GETKEYS / GETKEYSANDFLAGS.
+pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+pub const GETKEYS_BAD_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";

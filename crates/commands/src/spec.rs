@@ -125,7 +125,10 @@ pub mod acl {
 /// A key specification as `COMMAND INFO` reports it (Redis 7 key specs).
 #[derive(Clone, Debug)]
 pub struct KeySpec {
-    /// Flags such as "RW", "RO", "OW", "RM", "ACCESS", "UPDATE", "INSERT", "DELETE".
+    /// Redis's free-text remark on the spec, reported as `notes` when present.
+    pub notes: Option<&'static str>,
+    /// Flags as Redis prints them: "RW", "RO", "OW", "RM", "access", "update",
+    /// "insert", "delete", "not_key", "incomplete", "variable_flags".
     pub flags: &'static [&'static str],
     pub begin_search: BeginSearch,
     pub find_keys: FindKeys,
@@ -135,12 +138,15 @@ pub struct KeySpec {
 pub enum BeginSearch {
     Index(i64),
     Keyword { keyword: &'static str, startfrom: i64 },
+    /// The keys cannot be located from the spec alone (e.g. SORT's BY/GET patterns).
+    Unknown,
 }
 
 #[derive(Clone, Debug)]
 pub enum FindKeys {
     Range { lastkey: i64, step: i64, limit: i64 },
     Keynum { keynumidx: i64, firstkey: i64, step: i64 },
+    Unknown,
 }
 
 /// Argument documentation for `COMMAND DOCS` (and the CLI's hints).
@@ -156,6 +162,7 @@ pub struct Arg {
     pub multiple_token: bool,
     pub key_spec_index: Option<usize>,
     pub since: Option<&'static str>,
+    pub deprecated_since: Option<&'static str>,
     pub args: &'static [Arg],
 }
 
@@ -173,6 +180,9 @@ pub struct CommandSpec {
     pub last_key: i32,
     pub step: i32,
     pub key_specs: &'static [KeySpec],
+    /// Command tips (`nondeterministic_output`, `request_policy:all_shards`, ...),
+    /// reported by `COMMAND INFO` for clients that route or merge replies.
+    pub tips: &'static [&'static str],
     /// For commands whose keys depend on their arguments.
     pub key_finder: Option<KeyFinder>,
     pub group: &'static str,
