@@ -1,7 +1,9 @@
 //! Per-connection state: the part only the connection touches ([`Client`]) and the part
 //! other connections read for CLIENT LIST / CLIENT KILL ([`ClientInfo`]).
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -92,7 +92,10 @@ impl Default for Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A size with optional k/kb/m/mb/g/gb suffix.
     Memory,
     Enum(&'static [&'static str]),
@@ -151,48 +154,278 @@ const POLICIES: &[&str] = &[
 
 /// Every parameter MiniRedis understands.
 pub static PARAMS: &[Param] = &[
-    p!("port", Kind::Int { min: 0, max: 65535 }, false, |c| c.port.to_string(), |c, v| c.port = v.parse().unwrap_or(0)),
-    p!("bind", Kind::Words, false, |c| c.bind.join(" "), |c, v| c.bind = v.split_whitespace().map(String::from).collect()),
-    p!("requirepass", Kind::Str, true, |c| c.requirepass.clone().unwrap_or_default(), |c, v| c.requirepass = if v.is_empty() { None } else { Some(v.to_string()) }),
-    p!("maxmemory", Kind::Memory, true, |c| c.maxmemory.to_string(), |c, v| c.maxmemory = num(v)),
-    p!("maxmemory-policy", Kind::Enum(POLICIES), true, |c| c.maxmemory_policy.clone(), |c, v| c.maxmemory_policy = v.to_ascii_lowercase()),
-    p!("maxmemory-samples", Kind::Int { min: 1, max: 64 }, true, |c| c.maxmemory_samples.to_string(), |c, v| c.maxmemory_samples = num(v)),
-    p!("appendonly", Kind::Bool, true, |c| b(c.appendonly), |c, v| c.appendonly = yes(v)),
-    p!("appendfsync", Kind::Enum(&["always", "everysec", "no"]), true, |c| c.appendfsync.clone(), |c, v| c.appendfsync = v.to_ascii_lowercase()),
-    p!("appendfilename", Kind::Str, false, |c| c.appendfilename.clone(), |c, v| c.appendfilename = v.to_string()),
-    p!("appenddirname", Kind::Str, false, |c| c.appenddirname.clone(), |c, v| c.appenddirname = v.to_string()),
-    p!("dir", Kind::Str, true, |c| c.dir.display().to_string(), |c, v| c.dir = PathBuf::from(v)),
-    p!("dbfilename", Kind::Str, true, |c| c.dbfilename.clone(), |c, v| c.dbfilename = v.to_string()),
-    p!("databases", Kind::Int { min: 1, max: i32::MAX as i64 }, false, |c| c.databases.to_string(), |c, v| c.databases = v.parse().unwrap_or(16)),
-    p!("save", Kind::Words, true, |c| c.save.clone(), |c, v| c.save = v.split_whitespace().collect::<Vec<_>>().join(" ")),
-    p!("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, true, |c| c.maxclients.to_string(), |c, v| c.maxclients = num(v)),
-    p!("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, true, |c| c.timeout.to_string(), |c, v| c.timeout = num(v)),
-    p!("tcp-keepalive", Kind::Int { min: 0, max: i32::MAX as i64 }, true, |c| c.tcp_keepalive.to_string(), |c, v| c.tcp_keepalive = num(v)),
-    p!("tcp-backlog", Kind::Int { min: 0, max: i32::MAX as i64 }, false, |c| c.tcp_backlog.to_string(), |c, v| c.tcp_backlog = num(v)),
-    p!("hz", Kind::Int { min: 1, max: 500 }, true, |c| c.hz.to_string(), |c, v| c.hz = num(v)),
-    p!("proto-max-bulk-len", Kind::Memory, true, |c| c.proto_max_bulk_len.to_string(), |c, v| c.proto_max_bulk_len = num(v)),
-    p!("client-query-buffer-limit", Kind::Memory, true, |c| c.client_query_buffer_limit.to_string(), |c, v| c.client_query_buffer_limit = num(v)),
-    p!("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), true, |c| c.loglevel.clone(), |c, v| c.loglevel = v.to_ascii_lowercase()),
-    p!("logfile", Kind::Str, false, |c| c.logfile.clone(), |c, v| c.logfile = v.to_string()),
-    p!("daemonize", Kind::Bool, false, |c| b(c.daemonize), |c, v| c.daemonize = yes(v)),
-    p!("protected-mode", Kind::Bool, true, |c| b(c.protected_mode), |c, v| c.protected_mode = yes(v)),
-    p!("lazyfree-lazy-user-flush", Kind::Bool, true, |c| b(c.lazyfree_lazy_user_flush), |c, v| c.lazyfree_lazy_user_flush = yes(v)),
-    p!("slowlog-log-slower-than", Kind::Int { min: -1, max: i64::MAX }, true, |c| c.slowlog_log_slower_than.to_string(), |c, v| c.slowlog_log_slower_than = v.parse().unwrap_or(10000)),
-    p!("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, true, |c| c.slowlog_max_len.to_string(), |c, v| c.slowlog_max_len = num(v)),
-    p!("notify-keyspace-events", Kind::Str, true, |c| c.notify_keyspace_events.clone(), |c, v| c.notify_keyspace_events = v.to_string()),
-    p!("lfu-log-factor", Kind::Int { min: 0, max: i32::MAX as i64 }, true, |c| c.lfu_log_factor.to_string(), |c, v| c.lfu_log_factor = num(v)),
-    p!("lfu-decay-time", Kind::Int { min: 0, max: i32::MAX as i64 }, true, |c| c.lfu_decay_time.to_string(), |c, v| c.lfu_decay_time = num(v)),
-    p!("stop-writes-on-bgsave-error", Kind::Bool, true, |c| b(c.stop_writes_on_bgsave_error), |c, v| c.stop_writes_on_bgsave_error = yes(v)),
+    p!(
+        "port",
+        Kind::Int { min: 0, max: 65535 },
+        false,
+        |c| c.port.to_string(),
+        |c, v| c.port = v.parse().unwrap_or(0)
+    ),
+    p!("bind", Kind::Words, false, |c| c.bind.join(" "), |c, v| c
+        .bind =
+        v.split_whitespace().map(String::from).collect()),
+    p!(
+        "requirepass",
+        Kind::Str,
+        true,
+        |c| c.requirepass.clone().unwrap_or_default(),
+        |c, v| c.requirepass = if v.is_empty() {
+            None
+        } else {
+            Some(v.to_string())
+        }
+    ),
+    p!(
+        "maxmemory",
+        Kind::Memory,
+        true,
+        |c| c.maxmemory.to_string(),
+        |c, v| c.maxmemory = num(v)
+    ),
+    p!(
+        "maxmemory-policy",
+        Kind::Enum(POLICIES),
+        true,
+        |c| c.maxmemory_policy.clone(),
+        |c, v| c.maxmemory_policy = v.to_ascii_lowercase()
+    ),
+    p!(
+        "maxmemory-samples",
+        Kind::Int { min: 1, max: 64 },
+        true,
+        |c| c.maxmemory_samples.to_string(),
+        |c, v| c.maxmemory_samples = num(v)
+    ),
+    p!(
+        "appendonly",
+        Kind::Bool,
+        true,
+        |c| b(c.appendonly),
+        |c, v| c.appendonly = yes(v)
+    ),
+    p!(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        true,
+        |c| c.appendfsync.clone(),
+        |c, v| c.appendfsync = v.to_ascii_lowercase()
+    ),
+    p!(
+        "appendfilename",
+        Kind::Str,
+        false,
+        |c| c.appendfilename.clone(),
+        |c, v| c.appendfilename = v.to_string()
+    ),
+    p!(
+        "appenddirname",
+        Kind::Str,
+        false,
+        |c| c.appenddirname.clone(),
+        |c, v| c.appenddirname = v.to_string()
+    ),
+    p!(
+        "dir",
+        Kind::Str,
+        true,
+        |c| c.dir.display().to_string(),
+        |c, v| c.dir = PathBuf::from(v)
+    ),
+    p!(
+        "dbfilename",
+        Kind::Str,
+        true,
+        |c| c.dbfilename.clone(),
+        |c, v| c.dbfilename = v.to_string()
+    ),
+    p!(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64
+        },
+        false,
+        |c| c.databases.to_string(),
+        |c, v| c.databases = v.parse().unwrap_or(16)
+    ),
+    p!("save", Kind::Words, true, |c| c.save.clone(), |c, v| c
+        .save =
+        v.split_whitespace().collect::<Vec<_>>().join(" ")),
+    p!(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64
+        },
+        true,
+        |c| c.maxclients.to_string(),
+        |c, v| c.maxclients = num(v)
+    ),
+    p!(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64
+        },
+        true,
+        |c| c.timeout.to_string(),
+        |c, v| c.timeout = num(v)
+    ),
+    p!(
+        "tcp-keepalive",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64
+        },
+        true,
+        |c| c.tcp_keepalive.to_string(),
+        |c, v| c.tcp_keepalive = num(v)
+    ),
+    p!(
+        "tcp-backlog",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64
+        },
+        false,
+        |c| c.tcp_backlog.to_string(),
+        |c, v| c.tcp_backlog = num(v)
+    ),
+    p!(
+        "hz",
+        Kind::Int { min: 1, max: 500 },
+        true,
+        |c| c.hz.to_string(),
+        |c, v| c.hz = num(v)
+    ),
+    p!(
+        "proto-max-bulk-len",
+        Kind::Memory,
+        true,
+        |c| c.proto_max_bulk_len.to_string(),
+        |c, v| c.proto_max_bulk_len = num(v)
+    ),
+    p!(
+        "client-query-buffer-limit",
+        Kind::Memory,
+        true,
+        |c| c.client_query_buffer_limit.to_string(),
+        |c, v| c.client_query_buffer_limit = num(v)
+    ),
+    p!(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        true,
+        |c| c.loglevel.clone(),
+        |c, v| c.loglevel = v.to_ascii_lowercase()
+    ),
+    p!(
+        "logfile",
+        Kind::Str,
+        false,
+        |c| c.logfile.clone(),
+        |c, v| c.logfile = v.to_string()
+    ),
+    p!(
+        "daemonize",
+        Kind::Bool,
+        false,
+        |c| b(c.daemonize),
+        |c, v| c.daemonize = yes(v)
+    ),
+    p!(
+        "protected-mode",
+        Kind::Bool,
+        true,
+        |c| b(c.protected_mode),
+        |c, v| c.protected_mode = yes(v)
+    ),
+    p!(
+        "lazyfree-lazy-user-flush",
+        Kind::Bool,
+        true,
+        |c| b(c.lazyfree_lazy_user_flush),
+        |c, v| c.lazyfree_lazy_user_flush = yes(v)
+    ),
+    p!(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX
+        },
+        true,
+        |c| c.slowlog_log_slower_than.to_string(),
+        |c, v| c.slowlog_log_slower_than = v.parse().unwrap_or(10000)
+    ),
+    p!(
+        "slowlog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.slowlog_max_len.to_string(),
+        |c, v| c.slowlog_max_len = num(v)
+    ),
+    p!(
+        "notify-keyspace-events",
+        Kind::Str,
+        true,
+        |c| c.notify_keyspace_events.clone(),
+        |c, v| c.notify_keyspace_events = v.to_string()
+    ),
+    p!(
+        "lfu-log-factor",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64
+        },
+        true,
+        |c| c.lfu_log_factor.to_string(),
+        |c, v| c.lfu_log_factor = num(v)
+    ),
+    p!(
+        "lfu-decay-time",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64
+        },
+        true,
+        |c| c.lfu_decay_time.to_string(),
+        |c, v| c.lfu_decay_time = num(v)
+    ),
+    p!(
+        "stop-writes-on-bgsave-error",
+        Kind::Bool,
+        true,
+        |c| b(c.stop_writes_on_bgsave_error),
+        |c, v| c.stop_writes_on_bgsave_error = yes(v)
+    ),
     Param {
         name: "busy-reply-threshold",
         aliases: &["lua-time-limit"],
-        kind: Kind::Int { min: 0, max: i64::MAX },
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         mutable: true,
         get: |c| c.busy_reply_threshold.to_string(),
         set: |c, v| c.busy_reply_threshold = num(v),
     },
-    p!("shards", Kind::Int { min: 1, max: 256 }, false, |c| c.shards.to_string(), |c, v| c.shards = v.parse().unwrap_or(16)),
-    p!("io-threads", Kind::Int { min: 0, max: 128 }, false, |c| c.io_threads.to_string(), |c, v| c.io_threads = v.parse().unwrap_or(0)),
+    p!(
+        "shards",
+        Kind::Int { min: 1, max: 256 },
+        false,
+        |c| c.shards.to_string(),
+        |c, v| c.shards = v.parse().unwrap_or(16)
+    ),
+    p!(
+        "io-threads",
+        Kind::Int { min: 0, max: 128 },
+        false,
+        |c| c.io_threads.to_string(),
+        |c, v| c.io_threads = v.parse().unwrap_or(0)
+    ),
 ];
 
 /// Finds a parameter by name or alias, case-insensitively.
@@ -242,7 +475,9 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
                     .map_err(|_| "argument couldn't be parsed into an integer".to_string())?,
             };
             if n < min || n > max {
-                Err(format!("argument must be between {min} and {max} inclusive"))
+                Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ))
             } else {
                 Ok(n.to_string())
             }

@@ -16,7 +16,12 @@ use crate::registry::registry;
 use crate::spec::{flags, CommandSpec};
 
 /// Resolves `argv` to a command id, or writes the error and returns None.
-fn resolve(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, argv: &[&[u8]]) -> Option<u32> {
+fn resolve(
+    inst: &Instance,
+    client: &mut Client,
+    out: &mut ReplyWriter,
+    argv: &[&[u8]],
+) -> Option<u32> {
     let reg = registry();
     let fail = |out: &mut ReplyWriter, client: &mut Client, msg: &str| {
         inst.stats.record_error(msg);
@@ -85,13 +90,13 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         finish_reply(client, out, mark, skipping);
         return;
     }
+    client.info.last_cmd.store(id, Relaxed);
     let mut locked = lock_for(inst, spec, argv);
     let started = Instant::now();
     run(inst, client, out, &mut locked, spec, argv);
     drop(locked);
     let usec = started.elapsed().as_micros() as u64;
     record(client, id, usec, false);
-    client.info.last_cmd.store(id, Relaxed);
     finish_reply(client, out, mark, skipping);
 }
 
@@ -189,5 +194,7 @@ pub fn flush_stats(inst: &Instance, client: &mut Client) {
         }
         total += s.calls + s.rejected;
     }
-    inst.stats.total_commands_processed.fetch_add(total, Relaxed);
+    inst.stats
+        .total_commands_processed
+        .fetch_add(total, Relaxed);
 }

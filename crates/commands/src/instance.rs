@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use engine::{Keyspace, KeyspaceConfig};
@@ -52,7 +52,8 @@ impl Stats {
         self.net_output_bytes.store(0, Relaxed);
         self.total_error_replies.store(0, Relaxed);
         self.unexpected_error_replies.store(0, Relaxed);
-        self.client_query_buffer_limit_disconnections.store(0, Relaxed);
+        self.client_query_buffer_limit_disconnections
+            .store(0, Relaxed);
         self.errors.lock().clear();
     }
 }
@@ -92,7 +93,9 @@ impl Instance {
             ks,
             config: RwLock::new(config),
             stats: Stats::default(),
-            cmd_stats: (0..registry().specs.len()).map(|_| CmdStat::default()).collect(),
+            cmd_stats: (0..registry().specs.len())
+                .map(|_| CmdStat::default())
+                .collect(),
             clients: Mutex::new(HashMap::new()),
             started: Instant::now(),
             run_id,
@@ -206,7 +209,11 @@ pub fn proc_memory() -> MemoryStats {
     let page = 4096u64;
     let resident = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|p| p * page)
         .unwrap_or(0);
     let total_system = std::fs::read_to_string("/proc/meminfo")
@@ -214,7 +221,11 @@ pub fn proc_memory() -> MemoryStats {
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0);

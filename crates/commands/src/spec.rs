@@ -137,15 +137,26 @@ pub struct KeySpec {
 #[derive(Clone, Debug)]
 pub enum BeginSearch {
     Index(i64),
-    Keyword { keyword: &'static str, startfrom: i64 },
+    Keyword {
+        keyword: &'static str,
+        startfrom: i64,
+    },
     /// The keys cannot be located from the spec alone (e.g. SORT's BY/GET patterns).
     Unknown,
 }
 
 #[derive(Clone, Debug)]
 pub enum FindKeys {
-    Range { lastkey: i64, step: i64, limit: i64 },
-    Keynum { keynumidx: i64, firstkey: i64, step: i64 },
+    Range {
+        lastkey: i64,
+        step: i64,
+        limit: i64,
+    },
+    Keynum {
+        keynumidx: i64,
+        firstkey: i64,
+        step: i64,
+    },
     Unknown,
 }
 

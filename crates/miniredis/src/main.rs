@@ -9,7 +9,11 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "miniredis", version, about = "A Redis-compatible, multi-tenant in-memory data platform")]
+#[command(
+    name = "miniredis",
+    version,
+    about = "A Redis-compatible, multi-tenant in-memory data platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

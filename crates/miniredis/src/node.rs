@@ -96,10 +96,14 @@ pub fn main(args: &[String]) -> i32 {
     let inst = handle.instance().clone();
     // SIGINT/SIGTERM stop the server like SHUTDOWN.
     std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             rt.block_on(async {
                 let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
                         Ok(s) => s,
                         Err(_) => return,
                     };
@@ -126,7 +130,9 @@ fn init_logging(cfg: &Config) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MINIREDIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if cfg.logfile.is_empty() {
         builder.with_writer(std::io::stderr).init();
     } else {
@@ -157,8 +163,17 @@ mod tests {
 
     #[test]
     fn options() {
-        let c = parse_args(&s(&["--port", "7001", "--requirepass", "pw", "--save", "", "--appendonly", "yes"]))
-            .expect("valid");
+        let c = parse_args(&s(&[
+            "--port",
+            "7001",
+            "--requirepass",
+            "pw",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+        ]))
+        .expect("valid");
         assert_eq!(c.port, 7001);
         assert_eq!(c.requirepass.as_deref(), Some("pw"));
         assert!(c.appendonly);
@@ -167,7 +182,12 @@ mod tests {
         assert!(parse_args(&s(&["--port", "abc"])).is_err());
         assert!(parse_args(&s(&["--port", "70000"])).is_err());
         assert!(parse_args(&s(&["stray"])).is_err());
-        assert!(parse_args(&s(&["--maxmemory", "1gb", "--maxmemory-policy", "allkeys-lru"]))
-            .is_ok_and(|c| c.maxmemory == 1 << 30));
+        assert!(parse_args(&s(&[
+            "--maxmemory",
+            "1gb",
+            "--maxmemory-policy",
+            "allkeys-lru"
+        ]))
+        .is_ok_and(|c| c.maxmemory == 1 << 30));
     }
 }

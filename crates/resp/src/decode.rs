@@ -98,7 +98,10 @@ enum State {
     /// Waiting for the `*<n>\r\n` line.
     Count,
     /// Reading arguments; `bulk` is the length of the current one once its header is read.
-    Args { remaining: usize, bulk: Option<usize> },
+    Args {
+        remaining: usize,
+        bulk: Option<usize>,
+    },
     /// Waiting for the `\n` that ends an inline request.
     Inline,
 }
@@ -253,7 +256,12 @@ impl RequestDecoder {
                 return Ok(Decoded::Incomplete { need: None });
             };
             let n = match parse_ll(&buf[self.pos + 1..cr]) {
-                Some(n) if n <= i32::MAX as i64 && n as u64 <= self.limits.max_multibulk_len as u64 => n,
+                Some(n)
+                    if n <= i32::MAX as i64
+                        && (n <= 0 || n as u64 <= self.limits.max_multibulk_len as u64) =>
+                {
+                    n
+                }
                 _ => return Err(ProtocolError::InvalidMultibulkLength),
             };
             if !authenticated && n > UNAUTH_MAX_MULTIBULK_LEN {
@@ -338,7 +346,11 @@ impl RequestDecoder {
             return Ok(Decoded::Incomplete { need: None });
         };
         let nl = self.scan + off;
-        let end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
         self.split_inline(&buf[..end])?;
         Ok(Decoded::Command { consumed: nl + 1 })
     }
@@ -359,8 +371,7 @@ impl RequestDecoder {
             let start = p;
             // Offset in scratch once the word needed unescaping.
             let mut copied: Option<usize> = None;
-            loop {
-                let Some(&c) = line.get(p) else { break };
+            while let Some(&c) = line.get(p) {
                 match c {
                     // Inside a word only these end it (not \v or \f, unlike leading blanks).
                     b' ' | b'\n' | b'\r' | b'\t' => break,
@@ -407,9 +418,10 @@ impl RequestDecoder {
                 return Err(ProtocolError::UnbalancedQuotes);
             };
             match c {
-                b'\\' if line.get(p + 1) == Some(&b'x')
-                    && line.get(p + 2).is_some_and(|b| b.is_ascii_hexdigit())
-                    && line.get(p + 3).is_some_and(|b| b.is_ascii_hexdigit()) =>
+                b'\\'
+                    if line.get(p + 1) == Some(&b'x')
+                        && line.get(p + 2).is_some_and(|b| b.is_ascii_hexdigit())
+                        && line.get(p + 3).is_some_and(|b| b.is_ascii_hexdigit()) =>
                 {
                     self.scratch.push(hex(line[p + 2]) << 4 | hex(line[p + 3]));
                     p += 4;
@@ -470,6 +482,22 @@ impl RequestDecoder {
     pub fn args<'a>(&'a self, buf: &'a [u8], out: &mut Vec<&'a [u8]>) {
         out.clear();
         out.extend(self.spans.iter().map(|&s| self.resolve(buf, s)));
+    }
+
+    /// The arguments as an iterator (no allocation; handy for collecting into a
+    /// stack-allocated small vector, since a reused `Vec<&[u8]>` cannot outlive the
+    /// borrow of the decoder across `decode` calls).
+    pub fn iter_args<'a>(&'a self, buf: &'a [u8]) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        self.spans.iter().map(move |&s| self.resolve(buf, s))
+    }
+
+    /// Where argument `i` lies in `buf`, if it borrows the buffer (always for multibulk
+    /// commands; for inline commands only words without quotes). Lets the caller slice a
+    /// shared buffer (e.g. `Bytes`) instead of copying a large argument. Panics if
+    /// `i >= arg_count()`.
+    pub fn arg_range(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        let s = self.spans[i];
+        (s.start & SCRATCH == 0).then(|| s.start..s.start + s.len)
     }
 
     #[inline]
@@ -539,5 +567,716 @@ pub fn parse_ll(s: &[u8]) -> Option<i64> {
         Some((v as i64).wrapping_neg())
     } else {
         i64::try_from(v).ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    type Cmd = Vec<Vec<u8>>;
+
+    /// Simulates a connection: appends each chunk to a query buffer and decodes every
+    /// complete command, skipping empty ones as the server does.
+    fn feed(
+        dec: &mut RequestDecoder,
+        chunks: &[&[u8]],
+        auth: bool,
+    ) -> (Vec<Cmd>, Option<ProtocolError>) {
+        let mut qbuf: Vec<u8> = Vec::new();
+        let mut cmds = Vec::new();
+        for chunk in chunks {
+            qbuf.extend_from_slice(chunk);
+            loop {
+                match dec.decode(&qbuf, auth) {
+                    Ok(Decoded::Incomplete { need }) => {
+                        if let Some(need) = need {
+                            assert!(need > qbuf.len());
+                        }
+                        break;
+                    }
+                    Ok(Decoded::Command { consumed }) => {
+                        assert!(consumed > 0 && consumed <= qbuf.len());
+                        let mut args = Vec::new();
+                        dec.args(&qbuf, &mut args);
+                        assert_eq!(args.len(), dec.arg_count());
+                        if !args.is_empty() {
+                            cmds.push(args.iter().map(|a| a.to_vec()).collect());
+                        }
+                        qbuf.drain(..consumed);
+                    }
+                    Err(e) => return (cmds, Some(e)),
+                }
+            }
+        }
+        (cmds, None)
+    }
+
+    fn one(input: &[u8]) -> (Vec<Cmd>, Option<ProtocolError>) {
+        feed(&mut RequestDecoder::default(), &[input], true)
+    }
+
+    fn cmd(args: &[&str]) -> Cmd {
+        args.iter().map(|a| a.as_bytes().to_vec()).collect()
+    }
+
+    fn err(input: &[u8]) -> ProtocolError {
+        match one(input) {
+            (_, Some(e)) => e,
+            other => panic!("expected an error for {input:?}, got {other:?}"),
+        }
+    }
+
+    fn err_unauth(input: &[u8]) -> Option<ProtocolError> {
+        feed(&mut RequestDecoder::default(), &[input], false).1
+    }
+
+    #[test]
+    fn multibulk_basic() {
+        let (cmds, e) = one(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n");
+        assert_eq!(e, None);
+        assert_eq!(cmds, vec![cmd(&["SET", "k", "hello"])]);
+    }
+
+    #[test]
+    fn binary_payloads_and_empty_args() {
+        let (cmds, e) = one(b"*3\r\n$0\r\n\r\n$4\r\n\r\n\0\xff\r\n$1\r\n*\r\n");
+        assert_eq!(e, None);
+        assert_eq!(
+            cmds,
+            vec![vec![b"".to_vec(), b"\r\n\0\xff".to_vec(), b"*".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn empty_commands() {
+        for input in [
+            &b"*0\r\n"[..],
+            b"*-1\r\n",
+            b"*-100\r\n",
+            b"\r\n",
+            b"\n",
+            b"  \t \r\n",
+        ] {
+            let mut dec = RequestDecoder::default();
+            assert_eq!(
+                dec.decode(input, true),
+                Ok(Decoded::Command {
+                    consumed: input.len()
+                }),
+                "{input:?}"
+            );
+            assert_eq!(dec.arg_count(), 0);
+        }
+    }
+
+    #[test]
+    fn empty_buffer_is_incomplete() {
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(b"", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+    }
+
+    #[test]
+    fn consumed_covers_exactly_one_command() {
+        let mut dec = RequestDecoder::default();
+        let buf = b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n";
+        assert_eq!(dec.decode(buf, true), Ok(Decoded::Command { consumed: 14 }));
+        assert_eq!(dec.arg(buf, 0), b"PING");
+        let buf = b"PING\nECHO x\r\n";
+        assert_eq!(dec.decode(buf, true), Ok(Decoded::Command { consumed: 5 }));
+        assert_eq!(dec.arg(buf, 0), b"PING");
+    }
+
+    #[test]
+    fn need_reports_payload_end() {
+        let mut dec = RequestDecoder::default();
+        let head = b"*2\r\n$3\r\nGET\r\n$100000\r\n";
+        assert_eq!(
+            dec.decode(head, true),
+            Ok(Decoded::Incomplete {
+                need: Some(head.len() + 100_002)
+            })
+        );
+        let mut buf = head.to_vec();
+        buf.resize(head.len() + 100_000, b'x');
+        buf.extend_from_slice(b"\r\n");
+        assert_eq!(
+            dec.decode(&buf, true),
+            Ok(Decoded::Command {
+                consumed: buf.len()
+            })
+        );
+        assert_eq!(dec.arg(&buf, 1).len(), 100_000);
+    }
+
+    #[test]
+    fn header_waits_for_byte_after_cr() {
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(b"*1\r", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        assert_eq!(
+            dec.decode(b"*1\r\n$1\r", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        assert_eq!(
+            dec.decode(b"*1\r\n$1\r\n", true),
+            Ok(Decoded::Incomplete { need: Some(11) })
+        );
+        assert_eq!(
+            dec.decode(b"*1\r\n$1\r\na\r", true),
+            Ok(Decoded::Incomplete { need: Some(11) })
+        );
+        assert_eq!(
+            dec.decode(b"*1\r\n$1\r\na\r\n", true),
+            Ok(Decoded::Command { consumed: 11 })
+        );
+    }
+
+    #[test]
+    fn bytes_after_cr_and_payload_are_skipped_unchecked() {
+        // Redis skips the two bytes after a header's '\r' and after a payload.
+        let (cmds, e) = one(b"*1\rX$2\r?abZZ");
+        assert_eq!(e, None);
+        assert_eq!(cmds, vec![cmd(&["ab"])]);
+    }
+
+    #[test]
+    fn multibulk_length_errors() {
+        for input in [
+            &b"*abc\r\n"[..],
+            b"*\r\n",
+            b"*01\r\n",
+            b"*+1\r\n",
+            b"*-0\r\n",
+            b"* 1\r\n",
+            b"*1 \r\n",
+            b"*2147483648\r\n",
+            b"*99999999999999999999\r\n",
+            b"*999999999999999999999999\r\n",
+        ] {
+            assert_eq!(
+                err(input),
+                ProtocolError::InvalidMultibulkLength,
+                "{input:?}"
+            );
+        }
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(b"*2147483647\r\n", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        // A count line spread over several chunks.
+        assert_eq!(
+            feed(
+                &mut RequestDecoder::default(),
+                &[b"*", b"1", b"x", b"\r", b"\n"],
+                true
+            )
+            .1,
+            Some(ProtocolError::InvalidMultibulkLength)
+        );
+    }
+
+    #[test]
+    fn configured_multibulk_limit() {
+        let mut dec = RequestDecoder::new(Limits {
+            max_multibulk_len: 3,
+            ..Limits::default()
+        });
+        assert_eq!(
+            dec.decode(b"*4\r\n", true),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            dec.decode(b"*3\r\n", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+    }
+
+    #[test]
+    fn bulk_length_errors() {
+        for input in [
+            &b"*1\r\n$abc\r\n"[..],
+            b"*1\r\n$\r\n",
+            b"*1\r\n$-1\r\n",
+            b"*1\r\n$-5\r\n",
+            b"*1\r\n$01\r\n",
+            b"*1\r\n$536870913\r\n",
+            b"*1\r\n$99999999999999999999\r\n",
+        ] {
+            assert_eq!(err(input), ProtocolError::InvalidBulkLength, "{input:?}");
+        }
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(b"*1\r\n$536870912\r\n", true),
+            Ok(Decoded::Incomplete {
+                need: Some(16 + 536_870_912 + 2)
+            })
+        );
+        let mut dec = RequestDecoder::new(Limits {
+            max_bulk_len: 10,
+            ..Limits::default()
+        });
+        assert_eq!(
+            dec.decode(b"*1\r\n$11\r\n", true),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+    }
+
+    #[test]
+    fn expected_dollar() {
+        assert_eq!(err(b"*1\r\nx\r\n"), ProtocolError::ExpectedDollar(b'x'));
+        assert_eq!(
+            err(b"*1\r\nx\r\n").reply_text(),
+            "ERR Protocol error: expected '$', got 'x'"
+        );
+        assert_eq!(
+            err(b"*2\r\n$1\r\na\r\n:1\r\n"),
+            ProtocolError::ExpectedDollar(b':')
+        );
+        assert_eq!(err(b"*1\r\n\r\n"), ProtocolError::ExpectedDollar(b'\r'));
+        // The check happens only once the whole header line is there.
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(b"*1\r\nx", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+    }
+
+    #[test]
+    fn too_big_header_lines() {
+        let mut big = b"*".to_vec();
+        big.resize(64 * 1024 + 1, b'1');
+        assert_eq!(
+            feed(
+                &mut RequestDecoder::default(),
+                &[&big[..64 * 1024], &big[64 * 1024..]],
+                true
+            )
+            .1,
+            Some(ProtocolError::TooBigMultibulkCount)
+        );
+        // Exactly 64 KiB buffered is still fine.
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(&big[..64 * 1024], true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+
+        let mut big = b"*1\r\n$".to_vec();
+        big.resize(4 + 64 * 1024 + 1, b'1');
+        assert_eq!(err(&big), ProtocolError::TooBigBulkCount);
+        // Wrong first byte but no CR yet: the size check wins, as in Redis.
+        let mut big = b"*1\r\n".to_vec();
+        big.resize(4 + 64 * 1024 + 1, b'x');
+        assert_eq!(err(&big), ProtocolError::TooBigBulkCount);
+        // A long line that does end is judged by its content instead.
+        let mut long = b"*".to_vec();
+        long.resize(70_000, b'1');
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(err(&long), ProtocolError::InvalidMultibulkLength);
+    }
+
+    #[test]
+    fn too_big_inline() {
+        let mut big = vec![b'a'; 64 * 1024];
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(&big, true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        big.push(b'a');
+        assert_eq!(
+            dec.decode(&big, true),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+        assert_eq!(
+            ProtocolError::TooBigInlineRequest.reply_text(),
+            "ERR Protocol error: too big inline request"
+        );
+        // A longer line arriving in one piece is accepted, as in Redis.
+        big.push(b'\n');
+        let (cmds, e) = one(&big);
+        assert_eq!(e, None);
+        assert_eq!(cmds[0][0].len(), 64 * 1024 + 1);
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        assert_eq!(
+            err_unauth(b"*11\r\n"),
+            Some(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(err_unauth(b"*10\r\n"), None);
+        assert_eq!(
+            err_unauth(b"*1\r\n$16385\r\n"),
+            Some(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert_eq!(err_unauth(b"*1\r\n$16384\r\n"), None);
+        // Invalid beats unauthenticated.
+        assert_eq!(
+            err_unauth(b"*2147483648\r\n"),
+            Some(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            err_unauth(b"*1\r\n$-2\r\n"),
+            Some(ProtocolError::InvalidBulkLength)
+        );
+        // Inline requests are not subject to these limits.
+        let line = format!("{}\r\n", vec!["a"; 20].join(" "));
+        let (cmds, e) = feed(&mut RequestDecoder::default(), &[line.as_bytes()], false);
+        assert_eq!(e, None);
+        assert_eq!(cmds[0].len(), 20);
+    }
+
+    #[test]
+    fn error_texts() {
+        let cases = [
+            (
+                ProtocolError::InvalidMultibulkLength,
+                "invalid multibulk length",
+            ),
+            (ProtocolError::InvalidBulkLength, "invalid bulk length"),
+            (ProtocolError::ExpectedDollar(b'x'), "expected '$', got 'x'"),
+            (ProtocolError::TooBigInlineRequest, "too big inline request"),
+            (
+                ProtocolError::TooBigMultibulkCount,
+                "too big mbulk count string",
+            ),
+            (ProtocolError::TooBigBulkCount, "too big bulk count string"),
+            (
+                ProtocolError::UnbalancedQuotes,
+                "unbalanced quotes in request",
+            ),
+            (
+                ProtocolError::UnauthenticatedMultibulkLength,
+                "unauthenticated multibulk length",
+            ),
+            (
+                ProtocolError::UnauthenticatedBulkLength,
+                "unauthenticated bulk length",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+            assert_eq!(e.reply_text(), format!("ERR Protocol error: {text}"));
+        }
+    }
+
+    fn inline(line: &[u8]) -> Result<Vec<Vec<u8>>, ProtocolError> {
+        let mut buf = line.to_vec();
+        buf.push(b'\n');
+        let mut dec = RequestDecoder::default();
+        match dec.decode(&buf, true)? {
+            Decoded::Command { consumed } => {
+                assert_eq!(consumed, buf.len());
+                let mut out = Vec::new();
+                dec.args(&buf, &mut out);
+                Ok(out.iter().map(|a| a.to_vec()).collect())
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn words(ws: &[&[u8]]) -> Vec<Vec<u8>> {
+        ws.iter().map(|w| w.to_vec()).collect()
+    }
+
+    #[test]
+    fn inline_splitting() {
+        let ok: &[(&[u8], &[&[u8]])] = &[
+            (b"PING", &[b"PING"]),
+            (b"  set  a   b  ", &[b"set", b"a", b"b"]),
+            (b"a\tb\rc", &[b"a", b"b", b"c"]),
+            (b"\x0b\x0ca", &[b"a"]),
+            (b"a\x0bb", &[b"a\x0bb"]),
+            (b"set \"a b\" 'c d'", &[b"set", b"a b", b"c d"]),
+            (b"\"\"", &[b""]),
+            (b"''", &[b""]),
+            (b"\"\" x", &[b"", b"x"]),
+            (b"\"\\x41\\x4a\\x4A\"", &[b"AJJ"]),
+            (b"\"\\x4\"", &[b"x4"]),
+            (b"\"\\xZZ\"", &[b"xZZ"]),
+            (b"\"\\n\\r\\t\\b\\a\\\\\\\"\\q\"", &[b"\n\r\t\x08\x07\\\"q"]),
+            (b"'a\\'b'", &[b"a'b"]),
+            (b"'a\\nb\\\\ c'", &[b"a\\nb\\\\ c"]),
+            (b"'a\"b'", &[b"a\"b"]),
+            (b"\"a'b\"", &[b"a'b"]),
+            (b"foo\"bar baz\"", &[b"foobar baz"]),
+            (b"foo'bar' x", &[b"foobar", b"x"]),
+            (b"\"a\"\tb", &[b"a", b"b"]),
+            (b"\"a\"\x0bb", &[b"a", b"b"]),
+            (b"\"a\"", &[b"a"]),
+            (b"a\0b \xff", &[b"a\0b", b"\xff"]),
+            (b"\"a\rb\"", &[b"a\rb"]),
+            (b"\"\\x00\"", &[b"\0"]),
+        ];
+        for (line, expect) in ok {
+            assert_eq!(
+                inline(line),
+                Ok(words(expect)),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        for line in [
+            &b"\"abc"[..],
+            b"'abc",
+            b"\"a\"b",
+            b"'a'b",
+            b"x \"a\"\"b\"",
+            b"\"abc\\\"",
+            b"'abc\\'",
+            b"\"abc\\",
+            b"\"",
+            b"'",
+        ] {
+            assert_eq!(
+                inline(line),
+                Err(ProtocolError::UnbalancedQuotes),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn inline_line_endings() {
+        let (cmds, e) = one(b"PING\nECHO a\r\n\r\n\nSET k v\n");
+        assert_eq!(e, None);
+        assert_eq!(
+            cmds,
+            vec![cmd(&["PING"]), cmd(&["ECHO", "a"]), cmd(&["SET", "k", "v"])]
+        );
+        // Only the CR right before LF is stripped; others separate words.
+        let (cmds, _) = one(b"a\r\r\n");
+        assert_eq!(cmds, vec![cmd(&["a"])]);
+        // A line ending in a quote followed by CRLF.
+        let (cmds, _) = one(b"ECHO \"x y\"\r\n");
+        assert_eq!(cmds, vec![cmd(&["ECHO", "x y"])]);
+    }
+
+    #[test]
+    fn arg_ranges_and_iter() {
+        let buf = b"*2\r\n$3\r\nGET\r\n$2\r\nab\r\n";
+        let mut dec = RequestDecoder::default();
+        dec.decode(buf, true).unwrap();
+        assert_eq!(dec.arg_range(0), Some(8..11));
+        assert_eq!(dec.arg_range(1), Some(17..19));
+        assert_eq!(
+            dec.iter_args(buf).collect::<Vec<_>>(),
+            vec![&b"GET"[..], b"ab"]
+        );
+        let buf = b"GET \"a\" b\n";
+        dec.decode(buf, true).unwrap();
+        assert_eq!(dec.arg_range(0), Some(0..3));
+        assert_eq!(dec.arg_range(1), None);
+        assert_eq!(dec.arg_range(2), Some(8..9));
+        assert_eq!(dec.iter_args(buf).len(), 3);
+    }
+
+    #[test]
+    fn inline_args_borrow_buffer_when_plain() {
+        let buf = b"GET key\r\n";
+        let mut dec = RequestDecoder::default();
+        dec.decode(buf, true).unwrap();
+        assert!(std::ptr::eq(dec.arg(buf, 1).as_ptr(), buf[4..].as_ptr()));
+    }
+
+    fn pipeline() -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n");
+        p.extend_from_slice(b"PING\r\n");
+        p.extend_from_slice(b"*0\r\n");
+        p.extend_from_slice(b"\r\n");
+        p.extend_from_slice(b"set \"a b\" 'c\\'d' e\n");
+        p.extend_from_slice(b"*-1\r\n");
+        p.extend_from_slice(b"*1\r\n$0\r\n\r\n");
+        p.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$12\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n");
+        p.extend_from_slice(b"\n");
+        p.extend_from_slice(b"GET x\n");
+        p
+    }
+
+    fn pipeline_expected() -> Vec<Cmd> {
+        vec![
+            cmd(&["SET", "key", "va\r\nl"]),
+            cmd(&["PING"]),
+            cmd(&["set", "a b", "c'd", "e"]),
+            cmd(&[""]),
+            cmd(&["ECHO", "\r\n\r\n\r\n\r\n\r\n\r\n"]),
+            cmd(&["GET", "x"]),
+        ]
+    }
+
+    #[test]
+    fn pipeline_whole() {
+        assert_eq!(one(&pipeline()), (pipeline_expected(), None));
+    }
+
+    #[test]
+    fn pipeline_split_at_every_position() {
+        let p = pipeline();
+        for i in 0..=p.len() {
+            let (a, b) = p.split_at(i);
+            let mut dec = RequestDecoder::default();
+            assert_eq!(
+                feed(&mut dec, &[a, b], true),
+                (pipeline_expected(), None),
+                "split at {i}"
+            );
+        }
+        for i in 0..=p.len() {
+            for j in i..=p.len() {
+                let mut dec = RequestDecoder::default();
+                let got = feed(&mut dec, &[&p[..i], &p[i..j], &p[j..]], true);
+                assert_eq!(got, (pipeline_expected(), None), "split at {i}, {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn pipeline_byte_by_byte() {
+        let p = pipeline();
+        let chunks: Vec<&[u8]> = p.chunks(1).collect();
+        assert_eq!(
+            feed(&mut RequestDecoder::default(), &chunks, true),
+            (pipeline_expected(), None)
+        );
+    }
+
+    #[test]
+    fn errors_survive_any_split() {
+        let input = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$x\r\n";
+        for i in 0..=input.len() {
+            let (a, b) = input.split_at(i);
+            let got = feed(&mut RequestDecoder::default(), &[a, b], true);
+            assert_eq!(
+                got,
+                (
+                    vec![cmd(&["GET", "k"])],
+                    Some(ProtocolError::InvalidBulkLength)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn many_args_in_small_pieces() {
+        let n = 200_000;
+        let mut buf = format!("*{n}\r\n").into_bytes();
+        for i in 0..n {
+            let s = (i % 1000).to_string();
+            buf.extend_from_slice(format!("${}\r\n{s}\r\n", s.len()).as_bytes());
+        }
+        let mut dec = RequestDecoder::default();
+        let mut end = 0;
+        let result = loop {
+            end = (end + 7).min(buf.len());
+            match dec.decode(&buf[..end], true).unwrap() {
+                Decoded::Incomplete { .. } => assert!(end < buf.len()),
+                Decoded::Command { consumed } => break consumed,
+            }
+        };
+        assert_eq!(result, buf.len());
+        assert_eq!(dec.arg_count(), n);
+        assert_eq!(dec.arg(&buf, 123_456), b"456");
+    }
+
+    #[test]
+    fn long_inline_line_in_small_pieces() {
+        // Resuming the newline search keeps this linear.
+        let mut line = vec![b'a'; 60_000];
+        line.push(b'\n');
+        let mut dec = RequestDecoder::default();
+        for end in 1..line.len() {
+            assert_eq!(
+                dec.decode(&line[..end], true),
+                Ok(Decoded::Incomplete { need: None })
+            );
+        }
+        assert_eq!(
+            dec.decode(&line, true),
+            Ok(Decoded::Command {
+                consumed: line.len()
+            })
+        );
+    }
+
+    #[test]
+    fn huge_claimed_count_does_not_preallocate() {
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(b"*2147483647\r\n$1\r\na\r\n", true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        assert!(dec.spans.capacity() <= MAX_PREALLOC_ARGS);
+    }
+
+    #[test]
+    fn reset_and_contract_violations() {
+        let mut dec = RequestDecoder::default();
+        assert!(matches!(
+            dec.decode(b"*2\r\n$3\r\nGET\r\n$1", true),
+            Ok(Decoded::Incomplete { .. })
+        ));
+        dec.reset();
+        assert_eq!(
+            dec.decode(b"PING\r\n", true),
+            Ok(Decoded::Command { consumed: 6 })
+        );
+        // A shorter buffer than promised restarts instead of panicking.
+        assert!(matches!(
+            dec.decode(b"*2\r\n$3\r\nGET\r\n$1", true),
+            Ok(Decoded::Incomplete { .. })
+        ));
+        assert_eq!(
+            dec.decode(b"PING\r\n", true),
+            Ok(Decoded::Command { consumed: 6 })
+        );
+        // After an error the decoder starts fresh.
+        assert!(dec.decode(b"*x\r\n", true).is_err());
+        assert_eq!(
+            dec.decode(b"*1\r\n$1\r\na\r\n", true),
+            Ok(Decoded::Command { consumed: 11 })
+        );
+    }
+
+    #[test]
+    fn parse_ll_matches_string2ll() {
+        let ok: &[(&[u8], i64)] = &[
+            (b"0", 0),
+            (b"1", 1),
+            (b"-1", -1),
+            (b"9223372036854775807", i64::MAX),
+            (b"-9223372036854775808", i64::MIN),
+            (b"1234", 1234),
+        ];
+        for (s, v) in ok {
+            assert_eq!(parse_ll(s), Some(*v), "{s:?}");
+        }
+        for s in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"-0",
+            b"00",
+            b"01",
+            b" 1",
+            b"1 ",
+            b"1a",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"18446744073709551616",
+            b"000000000000000000001",
+        ] {
+            assert_eq!(parse_ll(s), None, "{s:?}");
+        }
     }
 }

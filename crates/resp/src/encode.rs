@@ -100,7 +100,8 @@ impl ReplyWriter {
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
         for &c in msg.as_bytes() {
-            self.buf.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+            self.buf
+                .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -241,7 +242,11 @@ pub fn format_g17(v: f64) -> String {
 /// `printf("%.<precision>g", v)` for a finite `v`.
 pub fn format_g(v: f64, precision: usize) -> String {
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let p = precision.max(1);
     // Scientific form with p significant digits decides the exponent, as C does.

@@ -10,7 +10,8 @@
 //! so a hostile peer cannot exhaust the stack or reserve memory it has not sent.
 //!
 //! Streamed RESP3 strings and aggregates (`$?`, `*?`) are not supported: Redis never
-//! sends them. A blob error (`!`) is parsed as [`Frame::Error`].
+//! sends them. A blob error (`!`) is parsed as [`Frame::Error`], and an error holding CR
+//! or LF is encoded as one.
 
 use bytes::Bytes;
 use memchr::memchr;
@@ -380,12 +381,20 @@ fn line(out: &mut Vec<u8>, tag: u8, text: &[u8]) {
 }
 
 impl Frame {
-    /// Appends the exact RESP bytes for this frame. Simple strings, errors, doubles and
-    /// big numbers are written as they are (the caller keeps CR and LF out of them); a
+    /// Appends the exact RESP bytes for this frame. Simple strings, doubles and big
+    /// numbers are written as they are (the caller keeps CR and LF out of them); errors
+    /// holding CR or LF are written as RESP3 blob errors (`!`); a
     /// verbatim `format` should be three bytes long to parse back identically.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Frame::Simple(s) => line(out, b'+', s),
+            // A simple error cannot hold CR or LF; RESP3's blob error can (it is what a
+            // `!` frame parses to, so this keeps encode -> parse exact).
+            Frame::Error(s) if s.iter().any(|&c| c == b'\r' || c == b'\n') => {
+                header(out, b'!', s.len());
+                out.extend_from_slice(s);
+                out.extend_from_slice(b"\r\n");
+            }
             Frame::Error(s) => line(out, b'-', s),
             Frame::Integer(n) => {
                 let mut b = itoa::Buffer::new();
@@ -483,5 +492,258 @@ fn encode_pairs(out: &mut Vec<u8>, tag: u8, pairs: &[(Frame, Frame)]) {
     for (k, v) in pairs {
         k.encode(out);
         v.encode(out);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn full(input: &[u8]) -> Frame {
+        let (f, used) = parse(input).unwrap().unwrap();
+        assert_eq!(used, input.len(), "{input:?}");
+        // Every strict prefix is incomplete.
+        for i in 0..input.len() {
+            assert_eq!(parse(&input[..i]), Ok(None), "prefix {i} of {input:?}");
+        }
+        // Encoding gives the same bytes back.
+        assert_eq!(f.to_vec(), input);
+        f
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(full(b"+OK\r\n"), Frame::Simple(b("OK")));
+        assert_eq!(full(b"+\r\n"), Frame::Simple(b("")));
+        assert_eq!(full(b"-ERR bad\r\n"), Frame::Error(b("ERR bad")));
+        assert_eq!(full(b":-42\r\n"), Frame::Integer(-42));
+        assert_eq!(full(b":9223372036854775807\r\n"), Frame::Integer(i64::MAX));
+        assert_eq!(full(b":-9223372036854775808\r\n"), Frame::Integer(i64::MIN));
+        assert_eq!(full(b"$5\r\nhe\r\nl\r\n"), Frame::Bulk(b("he\r\nl")));
+        assert_eq!(full(b"$0\r\n\r\n"), Frame::Bulk(b("")));
+        assert_eq!(full(b"$-1\r\n"), Frame::NullBulk);
+        assert_eq!(full(b"*-1\r\n"), Frame::NullArray);
+        assert_eq!(full(b"_\r\n"), Frame::Null);
+        assert_eq!(full(b",3.14\r\n"), Frame::Double(b("3.14")));
+        assert_eq!(full(b",-inf\r\n"), Frame::Double(b("-inf")));
+        assert_eq!(full(b"#t\r\n"), Frame::Boolean(true));
+        assert_eq!(full(b"#f\r\n"), Frame::Boolean(false));
+        assert_eq!(
+            full(b"(3492890328409238509324850943850943825024385\r\n"),
+            Frame::BigNumber(b("3492890328409238509324850943850943825024385"))
+        );
+        assert_eq!(
+            full(b"=15\r\ntxt:Some string\r\n"),
+            Frame::Verbatim {
+                format: b("txt"),
+                text: b("Some string")
+            }
+        );
+        assert_eq!(
+            full(b"=4\r\nmkd:\r\n"),
+            Frame::Verbatim {
+                format: b("mkd"),
+                text: b("")
+            }
+        );
+    }
+
+    #[test]
+    fn lenient_integer_signs() {
+        assert_eq!(parse(b":+7\r\n"), Ok(Some((Frame::Integer(7), 5))));
+        assert_eq!(parse(b":007\r\n"), Ok(Some((Frame::Integer(7), 6))));
+    }
+
+    #[test]
+    fn blob_error() {
+        assert_eq!(
+            parse(b"!21\r\nSYNTAX invalid syntax\r\n"),
+            Ok(Some((Frame::Error(b("SYNTAX invalid syntax")), 28)))
+        );
+        assert_eq!(full(b"!5\r\nE\r\nx!\r\n"), Frame::Error(b("E\r\nx!")));
+    }
+
+    #[test]
+    fn aggregates() {
+        assert_eq!(full(b"*0\r\n"), Frame::Array(vec![]));
+        assert_eq!(full(b"%0\r\n"), Frame::Map(vec![]));
+        assert_eq!(
+            full(b"*3\r\n:1\r\n*2\r\n+a\r\n$-1\r\n_\r\n"),
+            Frame::Array(vec![
+                Frame::Integer(1),
+                Frame::Array(vec![Frame::Simple(b("a")), Frame::NullBulk]),
+                Frame::Null
+            ])
+        );
+        assert_eq!(
+            full(b"%2\r\n+first\r\n:1\r\n+second\r\n%1\r\n#t\r\n~1\r\n,1\r\n"),
+            Frame::Map(vec![
+                (Frame::Simple(b("first")), Frame::Integer(1)),
+                (
+                    Frame::Simple(b("second")),
+                    Frame::Map(vec![(
+                        Frame::Boolean(true),
+                        Frame::Set(vec![Frame::Double(b("1"))])
+                    )])
+                ),
+            ])
+        );
+        assert_eq!(
+            full(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"),
+            Frame::Push(vec![
+                Frame::Bulk(b("message")),
+                Frame::Bulk(b("ch")),
+                Frame::Bulk(b("hi"))
+            ])
+        );
+    }
+
+    #[test]
+    fn attributes() {
+        let input =
+            b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*2\r\n:2039123\r\n|0\r\n:9\r\n";
+        assert_eq!(
+            full(input),
+            Frame::Attribute {
+                attrs: vec![(
+                    Frame::Simple(b("key-popularity")),
+                    Frame::Map(vec![(Frame::Bulk(b("a")), Frame::Double(b("0.19")))])
+                )],
+                value: Box::new(Frame::Array(vec![
+                    Frame::Integer(2039123),
+                    Frame::Attribute {
+                        attrs: vec![],
+                        value: Box::new(Frame::Integer(9))
+                    }
+                ])),
+            }
+        );
+    }
+
+    #[test]
+    fn pipelined_frames() {
+        let input = b"+OK\r\n:1\r\n*1\r\n$1\r\nx\r\n";
+        let mut at = 0;
+        let mut got = Vec::new();
+        while let Some((f, used)) = parse(&input[at..]).unwrap() {
+            got.push(f);
+            at += used;
+        }
+        assert_eq!(at, input.len());
+        assert_eq!(
+            got,
+            vec![
+                Frame::Simple(b("OK")),
+                Frame::Integer(1),
+                Frame::Array(vec![Frame::Bulk(b("x"))])
+            ]
+        );
+    }
+
+    #[test]
+    fn resumable_parser() {
+        let input = b"*3\r\n$3\r\nabc\r\n%1\r\n+k\r\n*2\r\n:1\r\n:2\r\n+long line here\r\n";
+        for step in 1..input.len() {
+            let mut p = FrameParser::new();
+            let mut end = 0;
+            let result = loop {
+                end = (end + step).min(input.len());
+                if let Some(r) = p.parse(&input[..end]).unwrap() {
+                    break r;
+                }
+                assert!(end < input.len());
+            };
+            assert_eq!(result, parse(input).unwrap().unwrap(), "step {step}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let cases: &[(&[u8], FrameError)] = &[
+            (b"?x\r\n", FrameError::InvalidType(b'?')),
+            (b"\r\n", FrameError::InvalidType(b'\r')),
+            (b"*1\r\n@\r\n", FrameError::InvalidType(b'@')),
+            (b":abc\r\n", FrameError::InvalidInteger),
+            (b":\r\n", FrameError::InvalidInteger),
+            (b":-\r\n", FrameError::InvalidInteger),
+            (b":9223372036854775808\r\n", FrameError::InvalidInteger),
+            (b"$-2\r\n", FrameError::InvalidLength),
+            (b"$x\r\n", FrameError::InvalidLength),
+            (b"$?\r\n", FrameError::InvalidLength),
+            (b"*?\r\n", FrameError::InvalidLength),
+            (b"%-1\r\n", FrameError::InvalidLength),
+            (b"=-1\r\n", FrameError::InvalidLength),
+            (b"$1\r\nab\r\n", FrameError::MissingCrlf),
+            (b"+OK\rX", FrameError::MissingCrlf),
+            (b"#x\r\n", FrameError::InvalidBoolean),
+            (b"#\r\n", FrameError::InvalidBoolean),
+            (b"_x\r\n", FrameError::InvalidNull),
+            (b"=3\r\ntxt\r\n", FrameError::InvalidVerbatim),
+            (b"=5\r\ntxtx1\r\n", FrameError::InvalidVerbatim),
+        ];
+        for (input, e) in cases {
+            assert_eq!(parse(input), Err(e.clone()), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut ok = b"*1\r\n".repeat(MAX_DEPTH);
+        ok.extend_from_slice(b":1\r\n");
+        let (mut f, used) = parse(&ok).unwrap().unwrap();
+        assert_eq!(used, ok.len());
+        let mut depth = 0;
+        while let Frame::Array(mut v) = f {
+            depth += 1;
+            f = v.pop().unwrap();
+        }
+        assert_eq!(depth, MAX_DEPTH);
+
+        let mut deep = b"*1\r\n".repeat(MAX_DEPTH + 1);
+        deep.extend_from_slice(b":1\r\n");
+        assert_eq!(parse(&deep), Err(FrameError::TooDeep));
+        let deep = b"|0\r\n".repeat(MAX_DEPTH + 1);
+        assert_eq!(parse(&deep), Err(FrameError::TooDeep));
+        // Way past the limit: still an error, not a stack overflow.
+        assert_eq!(
+            parse(&b"*1\r\n".repeat(1_000_000)),
+            Err(FrameError::TooDeep)
+        );
+    }
+
+    #[test]
+    fn huge_claims_do_not_allocate() {
+        let mut p = FrameParser::new();
+        assert_eq!(p.parse(b"*9223372036854775807\r\n:1\r\n"), Ok(None));
+        assert!(p.stack[0].items.capacity() <= MAX_PREALLOC);
+        assert_eq!(parse(b"$9223372036854775807\r\n"), Ok(None));
+        assert_eq!(parse(b"$9223372036854775807\r\nabc"), Ok(None));
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            Frame::command(&[b"SET", b"k", b""]),
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n".to_vec()
+        );
+        assert_eq!(Frame::command(&[]), b"*0\r\n".to_vec());
+        assert_eq!(Frame::Bulk(b("x")).as_bytes(), Some(&b"x"[..]));
+        assert_eq!(Frame::Simple(b("y")).as_bytes(), Some(&b"y"[..]));
+        assert_eq!(
+            Frame::Verbatim {
+                format: b("txt"),
+                text: b("z")
+            }
+            .as_bytes(),
+            Some(&b"z"[..])
+        );
+        assert_eq!(Frame::Integer(1).as_bytes(), None);
+        assert_eq!(Frame::Null.type_name(), "null");
+        assert_eq!(Frame::Map(vec![]).type_name(), "map");
     }
 }

@@ -100,7 +100,10 @@ async fn run(stream: &mut TcpStream, inst: &Instance, client: &mut Client) -> st
                         inst.stats
                             .client_query_buffer_limit_disconnections
                             .fetch_add(1, Relaxed);
-                        tracing::warn!(client = info.id, "closing client that reached max query buffer length");
+                        tracing::warn!(
+                            client = info.id,
+                            "closing client that reached max query buffer length"
+                        );
                         return Ok(());
                     }
                     break;
@@ -156,7 +159,11 @@ async fn run(stream: &mut TcpStream, inst: &Instance, client: &mut Client) -> st
     }
 }
 
-async fn write_out(stream: &mut TcpStream, inst: &Instance, out: &mut ReplyWriter) -> std::io::Result<()> {
+async fn write_out(
+    stream: &mut TcpStream,
+    inst: &Instance,
+    out: &mut ReplyWriter,
+) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }

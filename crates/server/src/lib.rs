@@ -101,13 +101,18 @@ pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
 }
 
 /// Starts serving `instance` on already-bound listeners.
-pub fn start_with(listeners: Vec<StdListener>, instance: Arc<Instance>) -> anyhow::Result<ServerHandle> {
+pub fn start_with(
+    listeners: Vec<StdListener>,
+    instance: Arc<Instance>,
+) -> anyhow::Result<ServerHandle> {
     let addrs = listeners
         .iter()
         .map(|l| l.local_addr())
         .collect::<Result<Vec<_>, _>>()?;
     let io_threads = match instance.config.read().io_threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -154,7 +159,9 @@ pub fn start_with(listeners: Vec<StdListener>, instance: Arc<Instance>) -> anyho
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 fn io_thread(inst: Arc<Instance>, mut rx: mpsc::UnboundedReceiver<std::net::TcpStream>) {

@@ -112,7 +112,9 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut proto = None;
     let mut i = 1;
     if argv.len() > 1 {
-        let v = std::str::from_utf8(argv[1]).ok().and_then(|s| s.parse::<i64>().ok());
+        let v = std::str::from_utf8(argv[1])
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok());
         match v {
             None => {
                 return ctx.error("ERR Protocol version is not an integer or out of range");

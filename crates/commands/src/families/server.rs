@@ -156,7 +156,11 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     if want("stats") {
         section(&mut o, "Stats");
         let s = &inst.stats;
-        let ks = if ks.holds_all() { ks.stats() } else { inst.ks.stats() };
+        let ks = if ks.holds_all() {
+            ks.stats()
+        } else {
+            inst.ks.stats()
+        };
         let _ = write!(
             o,
             "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\n",
@@ -221,7 +225,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
                 continue;
             }
             let usec = st.usec.load(Relaxed);
-            let name = reg.specs[i].name.replace('|', "|");
+            let name = reg.specs[i].name;
             let _ = write!(
                 o,
                 "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
@@ -239,10 +243,18 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     }
     if want("keyspace") {
         section(&mut o, "Keyspace");
-        let dbs = if ks.holds_all() { ks.db_info() } else { inst.ks.db_info() };
+        let dbs = if ks.holds_all() {
+            ks.db_info()
+        } else {
+            inst.ks.db_info()
+        };
         for (i, d) in dbs.iter().enumerate() {
             if d.keys > 0 {
-                let _ = write!(o, "db{i}:keys={},expires={},avg_ttl=0\r\n", d.keys, d.expires);
+                let _ = write!(
+                    o,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    d.keys, d.expires
+                );
             }
         }
     }
@@ -296,9 +308,15 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
             return ctx.error(&errors::config_set_unknown(pair[0]));
         };
         if !p.mutable {
-            return ctx.error(&errors::config_set_invalid(p.name, "can't set immutable config"));
+            return ctx.error(&errors::config_set_invalid(
+                p.name,
+                "can't set immutable config",
+            ));
         }
-        if changes.iter().any(|(q, _): &(&config::Param, String)| q.name == p.name) {
+        if changes
+            .iter()
+            .any(|(q, _): &(&config::Param, String)| q.name == p.name)
+        {
             return ctx.error(&errors::config_set_invalid(p.name, "duplicate parameter"));
         }
         let value = String::from_utf8_lossy(pair[1]).into_owned();
@@ -380,7 +398,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
     let sub = argv[1].to_ascii_lowercase();
     match (sub.as_slice(), argv.len()) {
         (b"sleep", 3) => {
-            let secs: f64 = match std::str::from_utf8(argv[2]).ok().and_then(|s| s.parse().ok()) {
+            let secs: f64 = match std::str::from_utf8(argv[2])
+                .ok()
+                .and_then(|s| s.parse().ok())
+            {
                 Some(s) if s >= 0.0 && f64::is_finite(s) => s,
                 _ => return ctx.error(errors::NOT_FLOAT),
             };

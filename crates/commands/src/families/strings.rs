@@ -5,7 +5,7 @@
 //! integer becomes `Str::Int`, anything modified in place (APPEND, SETRANGE) becomes raw.
 
 use engine::value::{parse_canonical_i64, EMBSTR_MAX};
-use engine::{Locked, Str, Value};
+use engine::{Entry, EntryMut, Locked, Str, Value};
 
 use super::util::{eq_ic, lru_clock, new_entry, parse_i64, str_of, str_of_mut, LongDouble};
 use crate::ctx::Ctx;
@@ -162,6 +162,29 @@ enum Ttl {
     At(u64),
 }
 
+impl Ttl {
+    fn apply(self, e: &mut EntryMut<'_>) {
+        match self {
+            Ttl::Keep => {}
+            Ttl::Clear => e.set_expire(0),
+            Ttl::At(ms) => e.set_expire(ms),
+        }
+    }
+
+    /// The expiry of a key created with this TTL (0: none).
+    fn at(self) -> u64 {
+        match self {
+            Ttl::At(ms) => ms,
+            _ => 0,
+        }
+    }
+}
+
+/// A new key holding the string `val`, encoded as SET encodes it.
+fn new_str_entry(key: &[u8], val: &[u8], now: u64, ttl: Ttl) -> Entry {
+    new_entry(key, Value::Str(Str::from_bytes(val)), now).with_expire(ttl.at())
+}
+
 /// Stores `val` in `dst` as Redis's tryObjectEncoding would (integers as `Int`, short
 /// strings as embstr), reusing the old buffer when it is about the right size so an
 /// overwrite costs no allocation.
@@ -190,20 +213,11 @@ fn put(ks: &mut Locked<'_>, db: usize, key: &[u8], val: &[u8], now: u64, ttl: Tt
     match ks.get_for_write(db, key, now) {
         Some(mut e) => {
             assign(&mut e.value, val);
-            match ttl {
-                Ttl::Keep => {}
-                Ttl::Clear => e.set_expire(0),
-                Ttl::At(ms) => e.set_expire(ms),
-            }
+            ttl.apply(&mut e);
             e.access = lru_clock(now);
         }
         None => {
-            let at = match ttl {
-                Ttl::At(ms) => ms,
-                _ => 0,
-            };
-            let entry = new_entry(key, Value::Str(Str::from_bytes(val)), now).with_expire(at);
-            ks.insert(db, entry, now);
+            ks.insert(db, new_str_entry(key, val, now, ttl), now);
         }
     }
 }
@@ -255,11 +269,7 @@ fn set_generic(
                 _ if nx => Step::Skipped,
                 _ => {
                     assign(&mut e.value, val);
-                    match ttl {
-                        Ttl::Keep => {}
-                        Ttl::Clear => e.set_expire(0),
-                        Ttl::At(ms) => e.set_expire(ms),
-                    }
+                    ttl.apply(&mut e);
                     e.access = lru_clock(now);
                     Step::Done
                 }
@@ -289,12 +299,7 @@ fn set_generic(
             return;
         }
         Step::Missing => {
-            let at = match ttl {
-                Ttl::At(ms) => ms,
-                _ => 0,
-            };
-            let entry = new_entry(key, Value::Str(Str::from_bytes(val)), now).with_expire(at);
-            ctx.ks.insert(db, entry, now);
+            ctx.ks.insert(db, new_str_entry(key, val, now, ttl), now);
         }
         Step::Done => {}
     }
@@ -641,8 +646,8 @@ fn append(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Step::Fail(msg) => ctx.error(msg),
         Step::Missing => {
             // A new key is stored as SET would store it.
-            let entry = new_entry(key, Value::Str(Str::from_bytes(add)), now);
-            ctx.ks.insert(db, entry, now);
+            ctx.ks
+                .insert(db, new_str_entry(key, add, now, Ttl::Clear), now);
             ctx.out.int(add.len() as i64);
         }
     }

@@ -263,14 +263,14 @@ fn glob_at(p: &[u8], s: &[u8], nocase: bool, give_up: &mut bool, nesting: usize)
 // Floating point: strtod / strtold semantics and Redis's long double formatting
 // ---------------------------------------------------------------------------------------
 
-/// Redis refuses float arguments this long or longer (`MAX_LONG_DOUBLE_CHARS`).
+/// Redis refuses long double arguments this long or longer (`MAX_LONG_DOUBLE_CHARS`).
 const MAX_FLOAT_CHARS: usize = 5 * 1024;
 
 /// Parses a double argument as Redis's `string2d` does (C `strtod` over the whole
 /// argument): decimal or hexadecimal notation, `inf`/`infinity` with optional sign; no
 /// spaces, no NaN, no overflow, no underflow to zero.
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
-    if b.is_empty() || b.len() >= MAX_FLOAT_CHARS {
+    if b.is_empty() {
         return None;
     }
     let unsigned = match b[0] {
@@ -364,7 +364,6 @@ impl LongDouble {
     pub fn is_finite(&self) -> bool {
         matches!(self.0, Soft::Zero { .. } | Soft::Finite { .. })
     }
-
 
     /// Formats as Redis's `ld2string(..., LD_STR_HUMAN)`: `%.17Lf`, then trailing zeros
     /// (and a trailing dot) removed, and `-0` written as `0`. Must be finite.
