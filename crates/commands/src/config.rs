@@ -102,6 +102,8 @@ pub enum Kind {
     Str,
     /// A list of words (bind, save).
     Words,
+    /// notify-keyspace-events flag letters, stored in Redis's canonical order.
+    KeyspaceEvents,
 }
 
 /// One configuration parameter.
@@ -191,7 +193,10 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "maxmemory-samples",
-        Kind::Int { min: 1, max: 64 },
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64
+        },
         true,
         |c| c.maxmemory_samples.to_string(),
         |c, v| c.maxmemory_samples = num(v)
@@ -293,10 +298,13 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "hz",
-        Kind::Int { min: 1, max: 500 },
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64
+        },
         true,
         |c| c.hz.to_string(),
-        |c, v| c.hz = num(v)
+        |c, v| c.hz = num(v).clamp(1, 500)
     ),
     p!(
         "proto-max-bulk-len",
@@ -314,7 +322,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "loglevel",
-        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        Kind::Enum(&["debug", "verbose", "notice", "warning"]),
         true,
         |c| c.loglevel.clone(),
         |c, v| c.loglevel = v.to_ascii_lowercase()
@@ -369,7 +377,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "notify-keyspace-events",
-        Kind::Str,
+        Kind::KeyspaceEvents,
         true,
         |c| c.notify_keyspace_events.clone(),
         |c, v| c.notify_keyspace_events = v.to_string()
@@ -493,7 +501,40 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
             }
         }
         Kind::Str | Kind::Words => Ok(value.to_string()),
+        Kind::KeyspaceEvents => keyspace_events_canonical(value)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
     }
+}
+
+/// Event classes that `A` stands for.
+const EVENTS_ALL: &str = "g$lshzxetd";
+
+/// Parses notify-keyspace-events letters and prints them back in Redis's order
+/// (`A` for the whole set, then the others, then `K` and `E`). None if a letter is
+/// not an event class.
+pub fn keyspace_events_canonical(v: &str) -> Option<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for c in v.chars() {
+        match c {
+            'A' => set.extend(EVENTS_ALL.chars()),
+            'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 'K' | 'E' | 't' | 'm' | 'd' | 'n' => {
+                set.insert(c);
+            }
+            _ => return None,
+        }
+    }
+    let mut out = String::new();
+    if EVENTS_ALL.chars().all(|c| set.contains(&c)) {
+        out.push('A');
+    } else {
+        out.extend(EVENTS_ALL.chars().filter(|c| set.contains(c)));
+    }
+    for c in ['m', 'n', 'K', 'E'] {
+        if set.contains(&c) {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// Errors from reading a configuration file or command line.

@@ -23,15 +23,16 @@ fn resolve(
     argv: &[&[u8]],
 ) -> Option<u32> {
     let reg = registry();
-    let fail = |out: &mut ReplyWriter, client: &mut Client, msg: &str| {
-        inst.stats.record_error(msg);
+    let fail = |out: &mut ReplyWriter, client: &mut Client, msg: &[u8]| {
+        inst.stats
+            .record_error(&String::from_utf8_lossy(&msg[..msg.len().min(16)]));
         client.last_command_failed = true;
-        out.error(msg);
+        out.error_bytes(msg);
     };
     let Some(id) = reg.lookup(argv[0]) else {
         // Redis answers NOAUTH before "unknown command" for unauthenticated clients.
         if !client.authenticated {
-            fail(out, client, errors::NOAUTH);
+            fail(out, client, errors::NOAUTH.as_bytes());
         } else {
             fail(out, client, &errors::unknown_command(argv));
         }
@@ -46,17 +47,17 @@ fn resolve(
     }
     // A container: the subcommand does the work.
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        fail(out, client, errors::NOAUTH);
+        fail(out, client, errors::NOAUTH.as_bytes());
         return None;
     }
     if argv.len() < 2 {
-        fail(out, client, &errors::wrong_arity(spec.name));
+        fail(out, client, errors::wrong_arity(spec.name).as_bytes());
         return None;
     }
     match reg.lookup_sub(id, argv[1]) {
         Some(sub) => Some(sub),
         None => {
-            fail(out, client, &errors::unknown_subcommand(spec.name, argv[1]));
+            fail(out, client, &errors::unknown_subcommand(argv[0], argv[1]));
             None
         }
     }
@@ -69,14 +70,13 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     }
     client.last_command_failed = false;
     let mark = out.len();
-    let skipping = match client.reply_mode {
-        ReplyMode::On => false,
-        ReplyMode::Off | ReplyMode::Skipping => true,
-        ReplyMode::SkipNext => {
-            client.reply_mode = ReplyMode::Skipping;
-            true
-        }
-    };
+    // CLIENT REPLY OFF/SKIP: the reply is produced, then dropped. A command that turns
+    // replies back on (CLIENT REPLY ON) keeps its own reply.
+    let mode_before = client.reply_mode;
+    if mode_before == ReplyMode::SkipNext {
+        client.reply_mode = ReplyMode::Skipping;
+    }
+    let skipping = mode_before != ReplyMode::On;
     let Some(id) = resolve(inst, client, out, argv) else {
         finish_reply(client, out, mark, skipping);
         return;
@@ -173,11 +173,17 @@ fn record(client: &mut Client, id: u32, usec: u64, rejected: bool) {
 }
 
 fn finish_reply(client: &mut Client, out: &mut ReplyWriter, mark: usize, skipping: bool) {
-    if skipping {
-        out.truncate(mark);
-        if client.reply_mode == ReplyMode::Skipping {
+    if !skipping {
+        return;
+    }
+    match client.reply_mode {
+        // Turned back on by this very command: its reply goes out.
+        ReplyMode::On => {}
+        ReplyMode::Skipping => {
+            out.truncate(mark);
             client.reply_mode = ReplyMode::On;
         }
+        ReplyMode::Off | ReplyMode::SkipNext => out.truncate(mark),
     }
 }
 

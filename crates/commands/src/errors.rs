@@ -31,33 +31,44 @@ pub const CLIENT_NAME_SPACES: &str =
     "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const SHUTDOWN_ERRORS: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 
-/// `ERR unknown command '<name>', with args beginning with: '<a1>' '<a2>' ...`
-pub fn unknown_command(argv: &[&[u8]]) -> String {
-    let mut s = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        printable(argv.first().copied().unwrap_or_default(), 128)
-    );
-    let mut budget = 128usize;
+/// Bytes of `b` as C's `%.<max>s` prints them: at most `max` bytes, cut at a NUL.
+fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let b = &b[..b.len().min(max)];
+    match b.iter().position(|&c| c == 0) {
+        Some(i) => &b[..i],
+        None => b,
+    }
+}
+
+/// `ERR unknown command '<name>', with args beginning with: '<a1>' '<a2>' ...`, with the
+/// client's bytes echoed as Redis 7.0 echoes them (each cut at 128 bytes or a NUL).
+pub fn unknown_command(argv: &[&[u8]]) -> Vec<u8> {
+    let mut args: Vec<u8> = Vec::new();
     for a in argv.iter().skip(1) {
-        if budget == 0 {
+        if args.len() >= 128 {
             break;
         }
-        let p = printable(a, budget);
-        budget = budget.saturating_sub(p.len());
-        s.push('\'');
-        s.push_str(&p);
-        s.push_str("' ");
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(c_str(a, room));
+        args.extend_from_slice(b"' ");
     }
+    let mut s = b"ERR unknown command '".to_vec();
+    s.extend_from_slice(c_str(argv.first().copied().unwrap_or_default(), 128));
+    s.extend_from_slice(b"', with args beginning with: ");
+    s.extend_from_slice(&args);
     s
 }
 
-/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
-pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        printable(sub, 128),
-        cmd.to_ascii_uppercase()
-    )
+/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.` (the command as the client typed
+/// it, upper-cased).
+pub fn unknown_subcommand(cmd: &[u8], sub: &[u8]) -> Vec<u8> {
+    let mut s = b"ERR unknown subcommand '".to_vec();
+    s.extend_from_slice(c_str(sub, 128));
+    s.extend_from_slice(b"'. Try ");
+    s.extend_from_slice(&c_str(cmd, usize::MAX).to_ascii_uppercase());
+    s.extend_from_slice(b" HELP.");
+    s
 }
 
 /// `ERR wrong number of arguments for '<name>' command`; for subcommands Redis names
@@ -82,19 +93,10 @@ pub fn protocol(detail: &str) -> String {
     format!("ERR Protocol error: {detail}")
 }
 
-/// Redis sanitizes names that it echoes back: non-printable bytes become spaces.
-/// The result is cut at `max` characters.
+/// Client input echoed inside an error message, as C's `%.<max>s` would print it (cut
+/// at `max` bytes or a NUL). Invalid UTF-8 is replaced; CR/LF become spaces when written.
 pub fn printable(b: &[u8], max: usize) -> String {
-    b.iter()
-        .take(max)
-        .map(|&c| {
-            if (0x20..0x7f).contains(&c) {
-                c as char
-            } else {
-                ' '
-            }
-        })
-        .collect()
+    String::from_utf8_lossy(c_str(b, max)).into_owned()
 }
 
 /// The error code (`ERR`, `WRONGTYPE`, ...) of a full error message, for errorstats.

@@ -98,8 +98,13 @@ impl ReplyWriter {
     /// An error reply. `msg` is the whole message including its prefix
     /// (`ERR ...`, `WRONGTYPE ...`); CR and LF are replaced by spaces as Redis does.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error reply from raw bytes (for messages that echo client input verbatim).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
-        for &c in msg.as_bytes() {
+        for &c in msg {
             self.buf
                 .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }

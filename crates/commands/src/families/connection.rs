@@ -30,6 +30,8 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
         ("client|no-evict", client_no_evict),
         ("client|no-touch", client_no_touch),
         ("client|help", client_help),
+        ("client|getredir", client_getredir),
+        ("client|unpause", client_unpause),
     ]
 }
 
@@ -149,7 +151,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
         ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
-        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = name {
         if !valid_name(n) {
@@ -269,7 +271,7 @@ pub fn client_line(info: &ClientInfo) -> String {
     };
     let qbuf = info.qbuf.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         info.id,
         info.addr,
         info.laddr,
@@ -286,8 +288,6 @@ pub fn client_line(info: &ClientInfo) -> String {
         cmd,
         info.user.lock(),
         info.resp.load(Relaxed),
-        info.lib_name.lock().clone().unwrap_or_default(),
-        info.lib_ver.lock().clone().unwrap_or_default(),
     )
 }
 
@@ -468,6 +468,17 @@ fn client_no_touch(ctx: &mut Ctx, argv: &[&[u8]]) {
         ctx.client.info.no_touch.store(v, Relaxed);
         ctx.out.ok();
     }
+}
+
+/// No client has tracking redirection until client-side caching lands: -1 means
+/// "tracking is off", which is the truth for every connection today.
+fn client_getredir(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.int(-1);
+}
+
+/// Clients are never paused (CLIENT PAUSE is not served), so there is nothing to undo.
+fn client_unpause(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.ok();
 }
 
 fn client_help(ctx: &mut Ctx, _argv: &[&[u8]]) {

@@ -276,29 +276,40 @@ fn cpu_times() -> (f64, f64) {
 
 fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) {
     let cfg = ctx.inst.config.read().clone();
-    let mut pairs: Vec<(&str, String)> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for pat in &argv[2..] {
+        let is_glob = pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+        if !is_glob {
+            // An exact name is echoed back as the client typed it, as Redis 7.0 does.
+            let name = String::from_utf8_lossy(pat).into_owned();
+            if let Some(p) = config::find(&name) {
+                if !pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+                    pairs.push((name, (p.get)(&cfg)));
+                }
+            }
+            continue;
+        }
         for p in PARAMS {
             let hit = std::iter::once(p.name)
                 .chain(p.aliases.iter().copied())
                 .find(|n| crate::families::util::glob_match(pat, n.as_bytes(), true));
             if let Some(n) = hit {
-                if !pairs.iter().any(|(k, _)| *k == n) {
-                    pairs.push((n, (p.get)(&cfg)));
+                if !pairs.iter().any(|(k, _)| k == n) {
+                    pairs.push((n.to_string(), (p.get)(&cfg)));
                 }
             }
         }
     }
     ctx.out.map(pairs.len());
     for (k, v) in pairs {
-        ctx.out.bulk_str(k);
+        ctx.out.bulk_str(&k);
         ctx.out.bulk_str(&v);
     }
 }
 
 fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
     if argv.len() % 2 != 0 {
-        return ctx.error(&errors::wrong_arity("config|set"));
+        return ctx.error(errors::SYNTAX);
     }
     // Validate everything first: CONFIG SET of several parameters is all or nothing.
     let mut changes = Vec::new();
