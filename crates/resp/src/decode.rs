@@ -13,7 +13,7 @@
 //!
 //! Errors carry Redis 7.0's wording; limits follow Redis's defaults (see [`Limits`]).
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 use thiserror::Error;
 
 /// Limits applied while decoding requests (Redis defaults in [`Default`]).
@@ -336,13 +336,28 @@ impl RequestDecoder {
     }
 
     fn inline(&mut self, buf: &[u8]) -> Result<Decoded, ProtocolError> {
-        let Some(off) = memchr(b'\n', &buf[self.scan..]) else {
+        // Redis finds the end of an inline line with strchr, which stops at a NUL: a
+        // NUL before the newline means the line never ends (until it is too big). We
+        // keep that behaviour so the same bytes get the same answer.
+        let mut stuck_at_nul = false;
+        let hit = match memchr2(b'\n', 0, &buf[self.scan..]) {
+            Some(off) if buf[self.scan + off] == 0 => {
+                // Stay on the NUL: later bytes can't end this line either.
+                self.scan += off;
+                stuck_at_nul = true;
+                None
+            }
+            other => other,
+        };
+        let Some(off) = hit else {
             // Redis only complains once this much is buffered with no newline at all; a
             // longer line that arrives in one piece is accepted.
             if buf.len() > self.limits.max_inline_len {
                 return Err(ProtocolError::TooBigInlineRequest);
             }
-            self.scan = buf.len();
+            if !stuck_at_nul {
+                self.scan = buf.len();
+            }
             return Ok(Decoded::Incomplete { need: None });
         };
         let nl = self.scan + off;
@@ -989,6 +1004,29 @@ mod tests {
     }
 
     #[test]
+    fn inline_nul_never_ends_the_line() {
+        // As Redis (strchr stops at NUL): the newline after a NUL is never seen.
+        let mut dec = RequestDecoder::default();
+        let buf = b"a\0b\n";
+        assert_eq!(
+            dec.decode(buf, true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        let mut more = buf.to_vec();
+        more.extend_from_slice(b"PING\n");
+        assert_eq!(
+            dec.decode(&more, true),
+            Ok(Decoded::Incomplete { need: None })
+        );
+        let big = vec![0u8; 70 * 1024];
+        let mut dec = RequestDecoder::default();
+        assert_eq!(
+            dec.decode(&big, true),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+    }
+
+    #[test]
     fn inline_splitting() {
         let ok: &[(&[u8], &[&[u8]])] = &[
             (b"PING", &[b"PING"]),
@@ -1013,7 +1051,7 @@ mod tests {
             (b"\"a\"\tb", &[b"a", b"b"]),
             (b"\"a\"\x0bb", &[b"a", b"b"]),
             (b"\"a\"", &[b"a"]),
-            (b"a\0b \xff", &[b"a\0b", b"\xff"]),
+            (b"a \xff", &[b"a", b"\xff"]),
             (b"\"a\rb\"", &[b"a\rb"]),
             (b"\"\\x00\"", &[b"\0"]),
         ];
