@@ -126,7 +126,10 @@ impl Keyspace {
         }
         Locked {
             ks: self,
-            guards: idx.into_iter().map(|i| (i, self.shards[i].lock())).collect(),
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
             all: false,
         }
     }
@@ -147,7 +150,12 @@ impl Keyspace {
     pub fn lock_all(&self) -> Locked<'_> {
         Locked {
             ks: self,
-            guards: self.shards.iter().enumerate().map(|(i, s)| (i, s.lock())).collect(),
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.lock()))
+                .collect(),
             all: true,
         }
     }
@@ -198,7 +206,9 @@ impl Keyspace {
     /// shard, skipping logical databases with no volatile keys. Returns
     /// `(visited, expired)`, so the caller can repeat while many were stale, as Redis does.
     pub fn active_expire(&self, now_ms: u64, budget: usize) -> (usize, usize) {
-        let per_shard = (budget / self.shards.len()).max(16);
+        // A sweep call costs about one segment of hashing whatever its budget, so each
+        // call is given enough to be worth it.
+        let per_shard = (budget / self.shards.len()).max(256);
         let (mut visited, mut expired) = (0, 0);
         for sh in self.shards.iter() {
             let mut g = sh.lock();
@@ -284,7 +294,9 @@ impl<'a> Locked<'a> {
             let DbPart {
                 table, volatile, ..
             } = part;
-            table.get_mut(h, key).map(|entry| EntryMut { entry, volatile })
+            table
+                .get_mut(h, key)
+                .map(|entry| EntryMut { entry, volatile })
         } else {
             stats.keyspace_misses += 1;
             None
@@ -300,7 +312,9 @@ impl<'a> Locked<'a> {
         let DbPart {
             table, volatile, ..
         } = part;
-        table.get_mut(h, key).map(|entry| EntryMut { entry, volatile })
+        table
+            .get_mut(h, key)
+            .map(|entry| EntryMut { entry, volatile })
     }
 
     /// Whether a live key exists (expiring it if stale); touches no statistics.
@@ -468,7 +482,12 @@ impl<'a> Locked<'a> {
 
     /// A random live key (RANDOMKEY). Needs every shard. Expired keys found on the way
     /// are removed, as Redis does.
-    pub fn random_key(&mut self, db: usize, now_ms: u64, rng: &mut impl rand::Rng) -> Option<Box<[u8]>> {
+    pub fn random_key(
+        &mut self,
+        db: usize,
+        now_ms: u64,
+        rng: &mut impl rand::Rng,
+    ) -> Option<Box<[u8]>> {
         self.require_all();
         for _ in 0..100 {
             let total: usize = self.guards.iter().map(|(_, g)| g.dbs[db].table.len()).sum();

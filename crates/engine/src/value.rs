@@ -102,7 +102,11 @@ pub fn parse_i64_strict(b: &[u8]) -> Option<i64> {
         _ => (false, b),
     };
     if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return if digits == b"0" && !neg { Some(0) } else { None };
+        return if digits == b"0" && !neg {
+            Some(0)
+        } else {
+            None
+        };
     }
     let mut v: u64 = 0;
     for &c in digits {
