@@ -116,6 +116,29 @@ pub fn lock_for<'k>(inst: &'k Instance, spec: &CommandSpec, argv: &[&[u8]]) -> L
     if spec.has(flags::ALL_SHARDS) {
         return inst.ks.lock_all();
     }
+    // The common shapes (one key; first/last/step) need no allocation.
+    if spec.key_finder.is_none() {
+        let argc = argv.len() as i32;
+        let first = spec.first_key;
+        let last = if spec.last_key < 0 {
+            argc + spec.last_key
+        } else {
+            spec.last_key
+        }
+        .min(argc - 1);
+        let step = spec.step.max(1);
+        if first <= 0 || first > last {
+            return inst.ks.lock_none();
+        }
+        if first + step > last {
+            return inst.ks.lock_key(argv[first as usize]);
+        }
+        return inst.ks.lock(
+            (first as usize..=last as usize)
+                .step_by(step as usize)
+                .map(|i| argv[i]),
+        );
+    }
     match spec.key_positions(argv) {
         None => inst.ks.lock_all(),
         Some(pos) => match pos.as_slice() {

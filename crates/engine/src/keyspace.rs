@@ -113,7 +113,7 @@ impl Keyspace {
 
     /// Locks the shards that hold `keys`, in shard order.
     pub fn lock<'a, K: AsRef<[u8]>>(&'a self, keys: impl IntoIterator<Item = K>) -> Locked<'a> {
-        let mut idx: SmallVec<[usize; 8]> = keys
+        let mut idx: SmallVec<[usize; 16]> = keys
             .into_iter()
             .map(|k| self.shard_of(hash_key(k.as_ref())))
             .collect();
@@ -287,28 +287,40 @@ impl<'a> Locked<'a> {
     /// Looks a key up for reading or writing, removing it first if it has expired.
     /// Counts a keyspace hit or miss.
     pub fn get(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
-        let r = self.lookup(db, key, now_ms);
-        let (part, stats, h) = self.part(db, key);
-        if r {
-            stats.keyspace_hits += 1;
-            let DbPart {
-                table, volatile, ..
-            } = part;
-            table
-                .get_mut(h, key)
-                .map(|entry| EntryMut { entry, volatile })
-        } else {
-            stats.keyspace_misses += 1;
-            None
-        }
+        self.find(db, key, now_ms, true)
     }
 
     /// Like [`get`](Self::get) but does not count hits or misses (for writes).
     pub fn get_for_write(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
-        if !self.lookup(db, key, now_ms) {
+        self.find(db, key, now_ms, false)
+    }
+
+    /// One hash, one probe in the common case (a second, cache-hot probe hands out the
+    /// mutable borrow).
+    fn find(&mut self, db: usize, key: &[u8], now_ms: u64, count: bool) -> Option<EntryMut<'_>> {
+        let h = hash_key(key);
+        let Shard { dbs, stats } = self.shard_mut(h);
+        let part = &mut dbs[db];
+        let live = match part.table.get(h, key) {
+            None => false,
+            Some(e) if e.is_expired(now_ms) => {
+                part.table.remove(h, key);
+                part.volatile -= 1;
+                stats.expired_keys += 1;
+                false
+            }
+            Some(_) => true,
+        };
+        if count {
+            if live {
+                stats.keyspace_hits += 1;
+            } else {
+                stats.keyspace_misses += 1;
+            }
+        }
+        if !live {
             return None;
         }
-        let (part, _, h) = self.part(db, key);
         let DbPart {
             table, volatile, ..
         } = part;
@@ -356,7 +368,8 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// Returns the live entry for `key`, or inserts the one `make` builds.
+    /// Returns the live entry for `key`, or inserts the one `make` builds (also in
+    /// place of an expired entry). One hash and one probe: this is SET's path.
     pub fn get_or_insert_with(
         &mut self,
         db: usize,
@@ -364,16 +377,35 @@ impl<'a> Locked<'a> {
         now_ms: u64,
         make: impl FnOnce() -> Entry,
     ) -> (EntryMut<'_>, bool) {
-        self.lookup(db, key, now_ms);
-        let (part, _, h) = self.part(db, key);
+        let h = hash_key(key);
+        let Shard { dbs, stats } = self.shard_mut(h);
         let DbPart {
             table, volatile, ..
-        } = part;
-        let (entry, inserted) = table.get_or_insert_with(h, key, make);
-        if inserted && entry.expire_at() != 0 {
-            *volatile += 1;
+        } = &mut dbs[db];
+        let mut make = Some(make);
+        let (entry, inserted) = table.get_or_insert_with(h, key, || match make.take() {
+            Some(f) => f(),
+            None => unreachable!("the table calls make at most once"),
+        });
+        if inserted {
+            if entry.expire_at() != 0 {
+                *volatile += 1;
+            }
+            return (EntryMut { entry, volatile }, true);
         }
-        (EntryMut { entry, volatile }, inserted)
+        if entry.is_expired(now_ms) {
+            // A stale key counts as absent: replace it where it lies.
+            if let Some(f) = make.take() {
+                stats.expired_keys += 1;
+                *volatile -= 1;
+                *entry = f();
+                if entry.expire_at() != 0 {
+                    *volatile += 1;
+                }
+                return (EntryMut { entry, volatile }, true);
+            }
+        }
+        (EntryMut { entry, volatile }, false)
     }
 
     /// Removes a key; returns it if it was live.

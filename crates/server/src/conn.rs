@@ -69,6 +69,9 @@ async fn run(stream: &mut TcpStream, inst: &Instance, client: &mut Client) -> st
     let info = client.info.clone();
     // The argument vector's allocation, reused across commands.
     let mut spare: Vec<&'static [u8]> = Vec::with_capacity(16);
+    // One registration for the connection's life, not one per read.
+    let killed = info.kill.notified();
+    tokio::pin!(killed);
     loop {
         // Make room for the next read (and for an announced large bulk).
         if rbuf.capacity() - rbuf.len() < READ_CHUNK || rbuf.capacity() < need {
@@ -78,7 +81,7 @@ async fn run(stream: &mut TcpStream, inst: &Instance, client: &mut Client) -> st
         let room = rbuf.capacity() - rbuf.len();
         let n = tokio::select! {
             r = stream.read_buf(&mut rbuf) => r?,
-            _ = info.kill.notified() => 0,
+            _ = &mut killed => 0,
         };
         if n == 0 || info.is_killed() {
             return Ok(());

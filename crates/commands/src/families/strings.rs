@@ -210,15 +210,13 @@ fn assign(dst: &mut Value, val: &[u8]) {
 
 /// Sets `key` to the string `val` whatever it held, applying `ttl`.
 fn put(ks: &mut Locked<'_>, db: usize, key: &[u8], val: &[u8], now: u64, ttl: Ttl) {
-    match ks.get_for_write(db, key, now) {
-        Some(mut e) => {
-            assign(&mut e.value, val);
-            ttl.apply(&mut e);
-            e.access = lru_clock(now);
-        }
-        None => {
-            ks.insert(db, new_str_entry(key, val, now, ttl), now);
-        }
+    // One hash and one probe: insert, or overwrite the live entry in place.
+    let (mut e, inserted) =
+        ks.get_or_insert_with(db, key, now, || new_str_entry(key, val, now, ttl));
+    if !inserted {
+        assign(&mut e.value, val);
+        ttl.apply(&mut e);
+        e.access = lru_clock(now);
     }
 }
 
