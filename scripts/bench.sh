@@ -133,9 +133,19 @@ else
     start miniredis "$MINI_PORT" "$MINIREDIS_BIN" node --port "$MINI_PORT" --bind 127.0.0.1 \
         --save "" --appendonly no --dir "$WORK/mini"
 fi
+MINI_PID=${PIDS[-1]}
 REDIS_PORT=$(free_port)
 start redis "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
     --save "" --appendonly no --dir "$WORK/redis"
+REDIS_PID=${PIDS[-1]}
+
+# cpu_ticks PID: user+system CPU time of a process (all its threads), in clock ticks.
+# CPU time per request does not depend on how busy the client or the machine is, so it
+# is the steadier figure when the throughput is bound by the single-threaded client.
+cpu_ticks() {
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
@@ -144,7 +154,9 @@ IFS=, read -r -a PIPE_LIST <<<"$PIPELINES"
 
 # bench TARGET PORT TEST PIPELINE ROUND: one redis-benchmark run, one line in RESULTS.
 bench() {
-    local target="$1" port="$2" test="$3" pipe="$4" round="$5" out
+    local target="$1" port="$2" test="$3" pipe="$4" round="$5" out pid
+    if [ "$target" = MiniRedis ]; then pid=$MINI_PID; else pid=$REDIS_PID; fi
+    local t0; t0=$(cpu_ticks "$pid")
     if ! out=$(timeout 600 "${CLIENT_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -q --csv \
             -c "$CLIENTS" -n "$REQUESTS" -t "$test" -P "$pipe" 2>"$WORK/bench.err"); then
         echo "bench.sh: redis-benchmark failed for $target $test -P $pipe:" >&2
@@ -162,8 +174,11 @@ print(rows[-1][1] if rows else "")')
         printf '%s\n' "$out" >&2
         exit 1
     fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$test" "$pipe" "$round" "$rps" >>"$RESULTS"
-    printf '  round %s  %-5s -P %-3s %-9s %12s req/s\n' "$round" "$test" "$pipe" "$target" "$rps" >&2
+    local t1; t1=$(cpu_ticks "$pid")
+    local cpu_us
+    cpu_us=$(python3 -c "print(f'{($t1 - $t0) * $TICK_US / $REQUESTS:.3f}')")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$test" "$pipe" "$round" "$rps" "$cpu_us" >>"$RESULTS"
+    printf '  round %s  %-5s -P %-3s %-9s %12s req/s %8s us CPU/req\n' "$round" "$test" "$pipe" "$target" "$rps" "$cpu_us" >&2
 }
 
 echo "bench.sh: MiniRedis on $MINI_PORT, Redis on $REDIS_PORT; $ROUNDS round(s) of -n $REQUESTS -c $CLIENTS" >&2

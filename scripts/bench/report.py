@@ -16,30 +16,44 @@ def read_results(path):
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != 5:
+            if len(parts) == 5:
+                parts.append("nan")
+            if len(parts) != 6:
                 continue
-            target, test, pipe, rnd, rps = parts
-            rows.append((target, test, int(pipe), int(rnd), float(rps)))
+            target, test, pipe, rnd, rps, cpu = parts
+            rows.append((target, test, int(pipe), int(rnd), float(rps), float(cpu)))
     return rows
 
 
 def medians(rows):
     groups = {}
     order = []
-    for target, test, pipe, _rnd, rps in rows:
+    cpus = {}
+    for target, test, pipe, _rnd, rps, cpu in rows:
         key = (test, pipe)
         if key not in groups:
             groups[key] = {"MiniRedis": [], "Redis": []}
+            cpus[key] = {"MiniRedis": [], "Redis": []}
             order.append(key)
         groups[key][target].append(rps)
+        if cpu == cpu:  # not NaN
+            cpus[key][target].append(cpu)
     table = []
     for test, pipe in order:
         g = groups[(test, pipe)]
+        c = cpus[(test, pipe)]
         mini = statistics.median(g["MiniRedis"]) if g["MiniRedis"] else None
         red = statistics.median(g["Redis"]) if g["Redis"] else None
         ratio = mini / red if mini is not None and red else None
-        table.append((test.upper(), pipe, mini, red, ratio))
+        mcpu = statistics.median(c["MiniRedis"]) if c["MiniRedis"] else None
+        rcpu = statistics.median(c["Redis"]) if c["Redis"] else None
+        cratio = mcpu / rcpu if mcpu is not None and rcpu else None
+        table.append((test.upper(), pipe, mini, red, ratio, mcpu, rcpu, cratio))
     return table
+
+
+def fmt_us(v):
+    return "-" if v is None else f"{v:.2f}"
 
 
 def fmt_rps(v):
@@ -51,17 +65,21 @@ def fmt_ratio(v):
 
 
 def text_table(table):
-    lines = [f"{'test':<6} {'-P':>3} {'MiniRedis rps':>15} {'Redis rps':>15} {'Mini/Redis':>11}"]
-    for test, pipe, mini, red, ratio in table:
-        lines.append(f"{test:<6} {pipe:>3} {fmt_rps(mini):>15} {fmt_rps(red):>15} {fmt_ratio(ratio):>11}")
+    lines = [f"{'test':<6} {'-P':>3} {'MiniRedis rps':>15} {'Redis rps':>15} {'Mini/Redis':>11}"
+             f" {'Mini us CPU':>12} {'Redis us CPU':>13} {'CPU ratio':>10}"]
+    for test, pipe, mini, red, ratio, mcpu, rcpu, cratio in table:
+        lines.append(f"{test:<6} {pipe:>3} {fmt_rps(mini):>15} {fmt_rps(red):>15} {fmt_ratio(ratio):>11}"
+                     f" {fmt_us(mcpu):>12} {fmt_us(rcpu):>13} {fmt_ratio(cratio):>10}")
     return "\n".join(lines)
 
 
 def markdown_table(table):
-    lines = ["| test | pipeline | MiniRedis req/s | Redis req/s | MiniRedis/Redis |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for test, pipe, mini, red, ratio in table:
-        lines.append(f"| {test} | {pipe} | {fmt_rps(mini)} | {fmt_rps(red)} | {fmt_ratio(ratio)} |")
+    lines = ["| test | pipeline | MiniRedis req/s | Redis req/s | MiniRedis/Redis "
+             "| MiniRedis µs CPU/req | Redis µs CPU/req | CPU ratio |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for test, pipe, mini, red, ratio, mcpu, rcpu, cratio in table:
+        lines.append(f"| {test} | {pipe} | {fmt_rps(mini)} | {fmt_rps(red)} | {fmt_ratio(ratio)} "
+                     f"| {fmt_us(mcpu)} | {fmt_us(rcpu)} | {fmt_ratio(cratio)} |")
     return "\n".join(lines)
 
 
@@ -110,6 +128,10 @@ def main():
         return 1
     table = medians(rows)
     bad = [t for t in table if t[2] is None or t[3] is None or t[2] <= 0 or t[3] <= 0]
+    cpu_note = ("µs CPU/req is the server process's user+system CPU time during the run divided "
+                "by the requests (from /proc/PID/stat, 10 ms ticks); lower is better. At -P 1 the "
+                "single-threaded redis-benchmark saturates its core first, so requests/s is bound "
+                "by the client and CPU per request is the steadier comparison.")
     label = " (self-test: both columns are redis-server)" if a.selftest else ""
     print(f"\nMedians of {a.rounds} round(s), -n {a.requests} -c {a.clients}{label}:")
     print(text_table(table))
@@ -129,6 +151,8 @@ def main():
                "; servers and redis-benchmark share the cores"),
             "",
             markdown_table(table),
+            "",
+            cpu_note,
             "",
         ]
         new_file = not os.path.exists(a.write) or os.path.getsize(a.write) == 0

@@ -42,7 +42,7 @@ pub struct Config {
     pub busy_reply_threshold: u64,
     /// MiniRedis: lock shards per keyspace (power of two, 1..=256).
     pub shards: usize,
-    /// MiniRedis: I/O threads serving connections (0 = one per core).
+    /// MiniRedis: I/O threads serving connections (0 = one per core but one, at least one).
     pub io_threads: usize,
 }
 
