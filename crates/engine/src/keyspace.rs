@@ -614,3 +614,172 @@ impl std::ops::DerefMut for EntryMut<'_> {
         self.entry
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Str, Value};
+
+    fn ks() -> Keyspace {
+        Keyspace::new(&KeyspaceConfig {
+            databases: 4,
+            shards: 8,
+        })
+    }
+
+    fn val(s: &str) -> Value {
+        Value::Str(Str::from_bytes(s.as_bytes()))
+    }
+
+    #[test]
+    fn lazy_expiry_and_volatile_counts() {
+        let ks = ks();
+        let now = 1_000_000;
+        {
+            let mut l = ks.lock_all();
+            l.insert(0, Entry::new(b"a", val("1")).with_expire(now + 10), now);
+            l.insert(0, Entry::new(b"b", val("2")), now);
+            assert!(l.get(0, b"a", now).is_some());
+            assert!(
+                l.get(0, b"a", now + 10).is_none(),
+                "expired at its deadline"
+            );
+            assert!(l.get(0, b"b", now + 10).is_some());
+        }
+        let info = ks.db_info();
+        assert_eq!(
+            info[0],
+            DbInfo {
+                keys: 1,
+                expires: 0
+            }
+        );
+        let st = ks.stats();
+        assert_eq!(st.expired_keys, 1);
+        assert_eq!(st.keyspace_hits, 2);
+        assert_eq!(st.keyspace_misses, 1);
+    }
+
+    #[test]
+    fn set_expire_keeps_counts_true() {
+        let ks = ks();
+        let mut l = ks.lock_all();
+        l.insert(1, Entry::new(b"k", val("v")), 0);
+        if let Some(mut e) = l.get_for_write(1, b"k", 0) {
+            e.set_expire(5_000);
+            e.set_expire(6_000);
+        }
+        assert_eq!(l.db_info()[1].expires, 1);
+        if let Some(mut e) = l.get_for_write(1, b"k", 0) {
+            e.set_expire(0);
+        }
+        assert_eq!(l.db_info()[1].expires, 0);
+        l.insert(1, Entry::new(b"k", val("w")).with_expire(9_000), 0);
+        assert_eq!(l.db_info()[1].expires, 1);
+        assert!(l.remove(1, b"k", 0).is_some());
+        assert_eq!(l.db_info()[1], DbInfo::default());
+    }
+
+    #[test]
+    fn upsert_replaces_an_expired_entry_in_place() {
+        let ks = ks();
+        let mut l = ks.lock_key(b"x");
+        l.insert(0, Entry::new(b"x", val("old")).with_expire(100), 0);
+        let (e, inserted) = l.get_or_insert_with(0, b"x", 200, || Entry::new(b"x", val("new")));
+        assert!(inserted, "a stale key counts as absent");
+        assert_eq!(e.value, val("new"));
+        drop(l);
+        assert_eq!(
+            ks.db_info()[0],
+            DbInfo {
+                keys: 1,
+                expires: 0
+            }
+        );
+        assert_eq!(ks.stats().expired_keys, 1);
+        let mut l = ks.lock_key(b"x");
+        let (_, inserted) = l.get_or_insert_with(0, b"x", 200, || Entry::new(b"x", val("other")));
+        assert!(!inserted);
+    }
+
+    #[test]
+    fn scan_visits_every_key_across_shards_once() {
+        let ks = ks();
+        let mut l = ks.lock_all();
+        for i in 0..5000 {
+            let k = format!("key:{i}");
+            l.insert(2, Entry::new(k.as_bytes(), val("v")), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut calls = 0;
+        loop {
+            cursor = l.scan(2, cursor, 10, 0, |e| {
+                assert!(seen.insert(e.key.clone()), "visited twice");
+            });
+            calls += 1;
+            if cursor == 0 {
+                break;
+            }
+            assert!(calls < 100_000, "scan does not end");
+        }
+        assert_eq!(seen.len(), 5000);
+        assert!(calls > 100, "COUNT is honoured roughly: {calls} calls");
+    }
+
+    #[test]
+    fn active_expiry_removes_stale_keys_only() {
+        let ks = ks();
+        {
+            let mut l = ks.lock_all();
+            for i in 0..2000 {
+                let k = format!("k{i}");
+                let at = if i % 2 == 0 { 50 } else { 0 };
+                l.insert(0, Entry::new(k.as_bytes(), val("v")).with_expire(at), 0);
+            }
+        }
+        let mut total = 0;
+        for _ in 0..100 {
+            total += ks.active_expire(100, 4096).1;
+        }
+        assert_eq!(total, 1000);
+        assert_eq!(
+            ks.db_info()[0],
+            DbInfo {
+                keys: 1000,
+                expires: 0
+            }
+        );
+    }
+
+    #[test]
+    fn flush_and_swap() {
+        let ks = ks();
+        let mut l = ks.lock_all();
+        l.insert(0, Entry::new(b"a", val("1")).with_expire(10_000), 0);
+        l.insert(1, Entry::new(b"b", val("2")), 0);
+        l.swap_db(0, 1);
+        assert!(l.exists(0, b"b", 0));
+        assert!(l.exists(1, b"a", 0));
+        assert_eq!(l.db_info()[1].expires, 1);
+        let taken = l.flush(1);
+        assert_eq!(taken.iter().map(|t| t.len()).sum::<usize>(), 1);
+        assert_eq!(l.len(1), 0);
+        assert_eq!(l.db_info()[1].expires, 0);
+    }
+
+    #[test]
+    fn multi_key_locks_are_ordered_and_deduplicated() {
+        let ks = ks();
+        // Same key twice and many keys: no self-deadlock, and every key is reachable.
+        let keys: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+        let mut all: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        all.push(keys[0].as_bytes());
+        let mut l = ks.lock(all.iter().copied());
+        for k in &keys {
+            l.insert(3, Entry::new(k.as_bytes(), val("v")), 0);
+        }
+        drop(l);
+        assert_eq!(ks.db_info()[3].keys, 40);
+    }
+}
