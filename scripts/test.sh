@@ -11,7 +11,8 @@
 # Options:
 #   --serial     run the test groups one after another (default: the Rust tests and
 #                pytest run side by side once everything is built)
-#   --lint       also run `cargo fmt --check` and `cargo clippy --all-targets -D warnings`
+#   --no-lint    skip `cargo fmt --check` and `cargo clippy --all-targets -D warnings`
+#                (run by default; --lint is accepted for symmetry)
 #   --no-install never install anything; fail if a tool is missing
 #   --no-bench   skip the benchmark smoke run
 # Environment:
@@ -24,13 +25,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
 
 SERIAL=0
-LINT=0
+LINT=1
 INSTALL=1
 BENCH=1
 for arg in "$@"; do
     case "$arg" in
         --serial) SERIAL=1 ;;
         --lint) LINT=1 ;;
+        --no-lint) LINT=0 ;;
         --no-install) INSTALL=0 ;;
         --no-bench) BENCH=0 ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
