@@ -3,4 +3,5 @@
 
 mod clients;
 mod diff;
+mod lifecycle;
 mod robust;

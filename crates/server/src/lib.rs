@@ -181,8 +181,7 @@ fn io_thread(inst: Arc<Instance>, mut rx: mpsc::UnboundedReceiver<std::net::TcpS
             return;
         }
     };
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    rt.block_on(async move {
         loop {
             tokio::select! {
                 s = rx.recv() => match s {
@@ -190,7 +189,7 @@ fn io_thread(inst: Arc<Instance>, mut rx: mpsc::UnboundedReceiver<std::net::TcpS
                         let inst = inst.clone();
                         match tokio::net::TcpStream::from_std(std_stream) {
                             Ok(stream) => {
-                                tokio::task::spawn_local(serve_connection(stream, inst));
+                                tokio::spawn(serve_connection(stream, inst));
                             }
                             Err(e) => tracing::warn!("dropping connection: {e}"),
                         }
