@@ -7,13 +7,19 @@
 # Usage: scripts/bench.sh [options]
 #   --tests LIST      redis-benchmark tests, comma-separated (default: set,get,incr,mset)
 #   --pipeline LIST   pipeline depths, comma-separated (default: 1,16)
-#   --requests N      requests per run (default: 200000)
+#   --requests N      requests per run at -P 1 (default: 200000); a run at -P p sends
+#                     N*p (at most 10 million), so deep pipelines run long enough for
+#                     redis-benchmark's millisecond timer
 #   --clients C       parallel connections (default: 50)
 #   --rounds R        rounds; each runs every test on both servers, alternating which
 #                     goes first (default: 3)
 #   --smoke           tiny run: 2000 requests, 1 round; checks that results parse
 #   --write FILE      append a markdown section (date, machine, versions, command
 #                     line, results) to FILE, e.g. docs/benchmarks.md
+#   --client-threads N  redis-benchmark threads (default: the number of cores). One
+#                     client thread saturates its core before either server does at
+#                     -P 1, so the comparison would measure the client; with one per
+#                     core the servers are the bottleneck.
 #   --pin             pin the servers to core 0 and redis-benchmark to core 1 (taskset)
 #   --no-build        use $MINIREDIS_BIN or the existing release binary; do not build
 # Environment: CARGO_TARGET_DIR (default $HOME/.cache/miniredis/target), MINIREDIS_BIN,
@@ -28,6 +34,7 @@ CMDLINE="scripts/bench.sh $*"
 TESTS="set,get,incr,mset"
 PIPELINES="1,16"
 REQUESTS=200000
+CLIENT_THREADS=$(nproc 2>/dev/null || echo 1)
 CLIENTS=50
 ROUNDS=3
 SMOKE=0
@@ -45,6 +52,7 @@ while [ $# -gt 0 ]; do
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
         --smoke) SMOKE=1; shift ;;
         --write) WRITE="${2:?--write needs a file}"; shift 2 ;;
+        --client-threads) CLIENT_THREADS="${2:?--client-threads needs a number}"; shift 2 ;;
         --pin) PIN=1; shift ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
@@ -58,6 +66,7 @@ fi
 [[ "$REQUESTS" =~ ^[0-9]+$ && "$REQUESTS" -gt 0 ]] || die "--requests must be a positive integer"
 [[ "$ROUNDS" =~ ^[0-9]+$ && "$ROUNDS" -gt 0 ]] || die "--rounds must be a positive integer"
 [[ "$CLIENTS" =~ ^[0-9]+$ && "$CLIENTS" -gt 0 ]] || die "--clients must be a positive integer"
+[[ "$CLIENT_THREADS" =~ ^[0-9]+$ && "$CLIENT_THREADS" -gt 0 ]] || die "--client-threads must be a positive integer"
 # Bounded: at most 10 million requests per run.
 [ "$REQUESTS" -le 10000000 ] || die "--requests is capped at 10000000"
 
@@ -155,10 +164,13 @@ IFS=, read -r -a PIPE_LIST <<<"$PIPELINES"
 # bench TARGET PORT TEST PIPELINE ROUND: one redis-benchmark run, one line in RESULTS.
 bench() {
     local target="$1" port="$2" test="$3" pipe="$4" round="$5" out pid
+    local n=$(( REQUESTS * pipe ))
+    [ "$n" -le 10000000 ] || n=10000000
     if [ "$target" = MiniRedis ]; then pid=$MINI_PID; else pid=$REDIS_PID; fi
     local t0; t0=$(cpu_ticks "$pid")
     if ! out=$(timeout 600 "${CLIENT_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -q --csv \
-            -c "$CLIENTS" -n "$REQUESTS" -t "$test" -P "$pipe" 2>"$WORK/bench.err"); then
+            -c "$CLIENTS" -n "$n" -t "$test" -P "$pipe" --threads "$CLIENT_THREADS" \
+            2>"$WORK/bench.err"); then
         echo "bench.sh: redis-benchmark failed for $target $test -P $pipe:" >&2
         cat "$WORK/bench.err" >&2
         exit 1
@@ -176,7 +188,7 @@ print(rows[-1][1] if rows else "")')
     fi
     local t1; t1=$(cpu_ticks "$pid")
     local cpu_us
-    cpu_us=$(python3 -c "print(f'{($t1 - $t0) * $TICK_US / $REQUESTS:.3f}')")
+    cpu_us=$(python3 -c "print(f'{($t1 - $t0) * $TICK_US / $n:.3f}')")
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$test" "$pipe" "$round" "$rps" "$cpu_us" >>"$RESULTS"
     printf '  round %s  %-5s -P %-3s %-9s %12s req/s %8s us CPU/req\n' "$round" "$test" "$pipe" "$target" "$rps" "$cpu_us" >&2
 }
@@ -206,6 +218,7 @@ for port in "$MINI_PORT" "$REDIS_PORT"; do
 done
 
 REPORT_ARGS=(--results "$RESULTS" --requests "$REQUESTS" --clients "$CLIENTS" --rounds "$ROUNDS"
+    --client-threads "$CLIENT_THREADS"
     --command "$CMDLINE")
 [ "$PIN" = 1 ] && REPORT_ARGS+=(--pinned)
 [ "$SELFTEST" = 1 ] && REPORT_ARGS+=(--selftest)

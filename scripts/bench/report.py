@@ -112,6 +112,7 @@ def main():
     ap.add_argument("--requests", type=int, required=True)
     ap.add_argument("--clients", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--client-threads", type=int, default=1)
     ap.add_argument("--command", default="")
     ap.add_argument("--miniredis-version", default="")
     ap.add_argument("--redis-version", default="")
@@ -129,11 +130,10 @@ def main():
     table = medians(rows)
     bad = [t for t in table if t[2] is None or t[3] is None or t[2] <= 0 or t[3] <= 0]
     cpu_note = ("µs CPU/req is the server process's user+system CPU time during the run divided "
-                "by the requests (from /proc/PID/stat, 10 ms ticks); lower is better. At -P 1 the "
-                "single-threaded redis-benchmark saturates its core first, so requests/s is bound "
-                "by the client and CPU per request is the steadier comparison.")
+                "by the requests (from /proc/PID/stat, 10 ms ticks); lower is better.")
     label = " (self-test: both columns are redis-server)" if a.selftest else ""
-    print(f"\nMedians of {a.rounds} round(s), -n {a.requests} -c {a.clients}{label}:")
+    print(f"\nMedians of {a.rounds} round(s), -n {a.requests} -c {a.clients} "
+          f"--threads {a.client_threads}{label}:")
     print(text_table(table))
     if a.write:
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -145,7 +145,8 @@ def main():
             f"- MiniRedis: {a.miniredis_version or 'n/a'} (git {a.git})",
             f"- Redis: {a.redis_version}",
             f"- command: `{a.command.strip()}`",
-            f"- each run: `redis-benchmark -q -c {a.clients} -n {a.requests} -t <test> -P <pipeline>`, "
+            f"- each run: `redis-benchmark -q -c {a.clients} -n {a.requests}×<pipeline> -t <test> -P <pipeline> "
+            f"--threads {a.client_threads}`, "
             f"{a.rounds} round(s), the servers alternating who goes first; medians shown"
             + ("; servers pinned to core 0, redis-benchmark to core 1" if a.pinned else
                "; servers and redis-benchmark share the cores"),

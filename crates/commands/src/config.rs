@@ -42,7 +42,7 @@ pub struct Config {
     pub busy_reply_threshold: u64,
     /// MiniRedis: lock shards per keyspace (power of two, 1..=256).
     pub shards: usize,
-    /// MiniRedis: I/O threads serving connections (0 = one per core but one, at least one).
+    /// MiniRedis: I/O threads serving connections (0 = one per core).
     pub io_threads: usize,
 }
 
@@ -537,6 +537,21 @@ pub fn keyspace_events_canonical(v: &str) -> Option<String> {
     Some(out)
 }
 
+/// Settings this version cannot honour. Asking for durability or a memory cap that
+/// would silently do nothing is refused instead (persistence and eviction arrive in
+/// later versions); returns the reason for the first such setting of `name = value`.
+pub fn unsupported(name: &str, value: &str) -> Option<&'static str> {
+    match name {
+        "appendonly" if value.eq_ignore_ascii_case("yes") => {
+            Some("AOF persistence is not available in this version of MiniRedis")
+        }
+        "maxmemory" if parse_memory(value).is_some_and(|n| n > 0) => {
+            Some("maxmemory is not enforced in this version of MiniRedis")
+        }
+        _ => None,
+    }
+}
+
 /// Errors from reading a configuration file or command line.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -556,6 +571,12 @@ pub enum ConfigError {
     },
     #[error("line {0}: unbalanced quotes")]
     Quotes(usize),
+    #[error("'{name} {value}' is not supported: {reason}")]
+    Unsupported {
+        name: String,
+        value: String,
+        reason: &'static str,
+    },
 }
 
 impl Config {
@@ -568,6 +589,13 @@ impl Config {
             value: joined.clone(),
             reason,
         })?;
+        if let Some(reason) = unsupported(p.name, &v) {
+            return Err(ConfigError::Unsupported {
+                name: p.name.to_string(),
+                value: joined,
+                reason,
+            });
+        }
         (p.set)(self, &v);
         Ok(())
     }
@@ -659,10 +687,10 @@ mod tests {
     #[test]
     fn file_parsing() {
         let mut c = Config::default();
-        c.apply_file_text("# comment\nport 7000\nmaxmemory 40mb\nsave \"\"\nmaxmemory-policy allkeys-lru\nbind 127.0.0.1 ::1\n")
+        c.apply_file_text("# comment\nport 7000\nmaxmemory 0\nsave \"\"\nmaxmemory-policy allkeys-lru\nbind 127.0.0.1 ::1\n")
             .expect("valid");
         assert_eq!(c.port, 7000);
-        assert_eq!(c.maxmemory, 40 << 20);
+        assert_eq!(c.maxmemory, 0);
         assert_eq!(c.save, "");
         assert_eq!(c.maxmemory_policy, "allkeys-lru");
         assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
@@ -672,5 +700,12 @@ mod tests {
         ));
         assert!(c.apply_file_text("port 99999").is_err());
         assert!(c.apply_file_text("appendonly maybe").is_err());
+        assert!(c.apply_file_text("appendonly no").is_ok());
+        assert!(matches!(
+            c.apply_file_text("appendonly yes"),
+            Err(ConfigError::AtLine { .. })
+        ));
+        assert!(c.apply_file_text("maxmemory 0").is_ok());
+        assert!(c.apply_file_text("maxmemory 1mb").is_err());
     }
 }

@@ -72,6 +72,12 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     init_logging(&cfg);
+    if !cfg.save.is_empty() {
+        tracing::warn!(
+            "snapshots are not written by this version: the save schedule '{}' has no effect and data lives in memory only",
+            cfg.save
+        );
+    }
     if cfg.daemonize {
         eprintln!("miniredis node: daemonize is not supported; run it under a supervisor");
         return 1;
@@ -171,12 +177,13 @@ mod tests {
             "--save",
             "",
             "--appendonly",
-            "yes",
+            "no",
         ]))
         .expect("valid");
         assert_eq!(c.port, 7001);
         assert_eq!(c.requirepass.as_deref(), Some("pw"));
-        assert!(c.appendonly);
+        assert!(!c.appendonly);
+        assert!(parse_args(&s(&["--appendonly", "yes"])).is_err());
         assert_eq!(c.save, "");
         assert!(parse_args(&s(&["--nosuch", "1"])).is_err());
         assert!(parse_args(&s(&["--port", "abc"])).is_err());
@@ -184,10 +191,11 @@ mod tests {
         assert!(parse_args(&s(&["stray"])).is_err());
         assert!(parse_args(&s(&[
             "--maxmemory",
-            "1gb",
+            "0",
             "--maxmemory-policy",
             "allkeys-lru"
         ]))
-        .is_ok_and(|c| c.maxmemory == 1 << 30));
+        .is_ok_and(|c| c.maxmemory_policy == "allkeys-lru"));
+        assert!(parse_args(&s(&["--maxmemory", "1gb"])).is_err());
     }
 }

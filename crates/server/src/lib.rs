@@ -156,13 +156,12 @@ pub fn start_with(
     })
 }
 
-/// `io-threads 0`: one I/O thread per core but one, at least one. The spare core goes
-/// to the kernel's network processing, background work and co-located clients;
-/// measured on 2 cores with redis-benchmark beside the server, one I/O thread spent
-/// 12% less CPU per request than two (docs/benchmarks.md).
+/// `io-threads 0`: one I/O thread per core. Measured on 2 cores with a two-threaded
+/// redis-benchmark (-P 1, 50 clients): one I/O thread served ~120k GET/s, two served
+/// ~200k/s, where Redis served ~145k/s (docs/benchmarks.md).
 pub fn default_io_threads() -> usize {
     std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1))
+        .map(|n| n.get())
         .unwrap_or(1)
         .max(1)
 }

@@ -332,7 +332,12 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         let value = String::from_utf8_lossy(pair[1]).into_owned();
         match config::validate(p, &value) {
-            Ok(v) => changes.push((p, v)),
+            Ok(v) => {
+                if let Some(reason) = config::unsupported(p.name, &v) {
+                    return ctx.error(&errors::config_set_invalid(p.name, reason));
+                }
+                changes.push((p, v))
+            }
             Err(reason) => return ctx.error(&errors::config_set_invalid(p.name, &reason)),
         }
     }
