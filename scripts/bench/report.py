@@ -145,7 +145,7 @@ def main():
             f"- MiniRedis: {a.miniredis_version or 'n/a'} (git {a.git})",
             f"- Redis: {a.redis_version}",
             f"- command: `{a.command.strip()}`",
-            f"- each run: `redis-benchmark -q -c {a.clients} -n {a.requests}×<pipeline> -t <test> -P <pipeline> "
+            f"- each run: `redis-benchmark -q -c {a.clients} -n min({a.requests}×<pipeline>, 10M) -t <test> -P <pipeline> "
             f"--threads {a.client_threads}`, "
             f"{a.rounds} round(s), the servers alternating who goes first; medians shown"
             + ("; servers pinned to core 0, redis-benchmark to core 1" if a.pinned else
