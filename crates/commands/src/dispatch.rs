@@ -118,26 +118,13 @@ pub fn lock_for<'k>(inst: &'k Instance, spec: &CommandSpec, argv: &[&[u8]]) -> L
     }
     // The common shapes (one key; first/last/step) need no allocation.
     if spec.key_finder.is_none() {
-        let argc = argv.len() as i32;
-        let first = spec.first_key;
-        let last = if spec.last_key < 0 {
-            argc + spec.last_key
-        } else {
-            spec.last_key
-        }
-        .min(argc - 1);
-        let step = spec.step.max(1);
-        if first <= 0 || first > last {
-            return inst.ks.lock_none();
-        }
-        if first + step > last {
-            return inst.ks.lock_key(argv[first as usize]);
-        }
-        return inst.ks.lock(
-            (first as usize..=last as usize)
-                .step_by(step as usize)
-                .map(|i| argv[i]),
-        );
+        return match spec.key_range(argv.len()) {
+            None => inst.ks.lock_none(),
+            Some((first, last, step)) if first + step > last => inst.ks.lock_key(argv[first]),
+            Some((first, last, step)) => {
+                inst.ks.lock((first..=last).step_by(step).map(|i| argv[i]))
+            }
+        };
     }
     match spec.key_positions(argv) {
         None => inst.ks.lock_all(),

@@ -220,27 +220,34 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
+    /// For commands whose keys follow first/last/step (no key finder): the key
+    /// positions for `argc` arguments as (first, last, step), or None when there are none.
+    pub fn key_range(&self, argc: usize) -> Option<(usize, usize, usize)> {
+        let argc = argc as i32;
+        let last = if self.last_key < 0 {
+            argc + self.last_key
+        } else {
+            self.last_key
+        }
+        .min(argc - 1);
+        if self.first_key <= 0 || self.first_key > last {
+            return None;
+        }
+        Some((
+            self.first_key as usize,
+            last as usize,
+            self.step.max(1) as usize,
+        ))
+    }
+
     /// Positions of the key arguments in `argv` (argv\[0\] is the command name).
     pub fn key_positions(&self, argv: &[&[u8]]) -> Option<Vec<usize>> {
         if let Some(f) = self.key_finder {
             return f(argv);
         }
-        if self.first_key <= 0 {
-            return Some(Vec::new());
-        }
-        let argc = argv.len() as i32;
-        let last = if self.last_key < 0 {
-            argc + self.last_key
-        } else {
-            self.last_key
-        };
-        let step = self.step.max(1);
-        let mut v = Vec::new();
-        let mut i = self.first_key;
-        while i <= last && i < argc {
-            v.push(i as usize);
-            i += step;
-        }
-        Some(v)
+        Some(match self.key_range(argv.len()) {
+            Some((first, last, step)) => (first..=last).step_by(step).collect(),
+            None => Vec::new(),
+        })
     }
 }

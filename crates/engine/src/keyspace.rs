@@ -169,13 +169,9 @@ impl Keyspace {
         }
     }
 
-    /// Counters summed over shards (locks each briefly).
+    /// Counters summed over shards (locks each briefly, one at a time).
     pub fn stats(&self) -> ShardStats {
-        let mut s = ShardStats::default();
-        for sh in self.shards.iter() {
-            s += sh.lock().stats;
-        }
-        s
+        sum_stats(self.shards.iter().map(|sh| sh.lock().stats))
     }
 
     pub fn reset_stats(&self) {
@@ -184,15 +180,12 @@ impl Keyspace {
         }
     }
 
-    /// Keys and keys-with-expiry per logical database (locks each shard briefly).
+    /// Keys and keys-with-expiry per logical database (locks each shard briefly, one
+    /// at a time).
     pub fn db_info(&self) -> Vec<DbInfo> {
         let mut out = vec![DbInfo::default(); self.databases];
         for sh in self.shards.iter() {
-            let g = sh.lock();
-            for (i, p) in g.dbs.iter().enumerate() {
-                out[i].keys += p.table.len();
-                out[i].expires += p.volatile;
-            }
+            add_db_info(&mut out, &sh.lock());
         }
         out
     }
@@ -241,6 +234,21 @@ impl Keyspace {
             }
         }
         (visited, expired)
+    }
+}
+
+fn sum_stats(it: impl Iterator<Item = ShardStats>) -> ShardStats {
+    let mut s = ShardStats::default();
+    for x in it {
+        s += x;
+    }
+    s
+}
+
+fn add_db_info(out: &mut [DbInfo], shard: &Shard) {
+    for (i, p) in shard.dbs.iter().enumerate() {
+        out[i].keys += p.table.len();
+        out[i].expires += p.volatile;
     }
 }
 
@@ -550,11 +558,7 @@ impl<'a> Locked<'a> {
     /// Counters summed over every shard (needs every shard).
     pub fn stats(&self) -> ShardStats {
         self.require_all();
-        let mut s = ShardStats::default();
-        for (_, g) in self.guards.iter() {
-            s += g.stats;
-        }
-        s
+        sum_stats(self.guards.iter().map(|(_, g)| g.stats))
     }
 
     pub fn reset_stats(&mut self) {
@@ -569,10 +573,7 @@ impl<'a> Locked<'a> {
         self.require_all();
         let mut out = vec![DbInfo::default(); self.ks.databases];
         for (_, g) in self.guards.iter() {
-            for (i, p) in g.dbs.iter().enumerate() {
-                out[i].keys += p.table.len();
-                out[i].expires += p.volatile;
-            }
+            add_db_info(&mut out, g);
         }
         out
     }
