@@ -1080,13 +1080,7 @@ mod tests {
         assert_eq!(k.cmd("set k v3"), OK);
         assert_eq!(k.cmd("ttl k"), ":-1\r\n");
         assert_eq!(k.cmd("set k v px 1500"), OK);
-        let pttl: i64 = k
-            .cmd("pttl k")
-            .trim_start_matches(':')
-            .trim_end()
-            .parse()
-            .expect("integer reply");
-        assert!((1400..=1500).contains(&pttl), "pttl {pttl}");
+        k.assert_pttl("k", 1500);
         let at = (k.now_ms() / 1000 + 50).to_string();
         assert_eq!(k.cmd(&format!("set k v exat {at}")), OK);
         assert_eq!(k.cmd("expiretime k"), format!(":{at}\r\n"));
@@ -1120,14 +1114,7 @@ mod tests {
             "-ERR invalid expire time in 'psetex' command\r\n"
         );
         assert_eq!(k.cmd("psetex k4 1500 v"), OK);
-        // The clock may tick between the two commands.
-        let pttl: i64 = k
-            .cmd("pttl k4")
-            .trim_start_matches(':')
-            .trim_end()
-            .parse()
-            .expect("integer reply");
-        assert!((1400..=1500).contains(&pttl), "pttl {pttl}");
+        k.assert_pttl("k4", 1500);
         assert_eq!(k.cmd("setex k 10 12"), OK);
         assert_eq!(k.cmd("object encoding k"), "$3\r\nint\r\n");
     }
@@ -1152,9 +1139,9 @@ mod tests {
             "-ERR invalid expire time in 'getex' command\r\n"
         );
         assert_eq!(k.cmd("getex a px 5000"), "$1\r\n1\r\n");
-        assert_eq!(k.cmd("pttl a"), ":5000\r\n");
+        k.assert_pttl("a", 5000);
         assert_eq!(k.cmd("getex a"), "$1\r\n1\r\n");
-        assert_eq!(k.cmd("pttl a"), ":5000\r\n");
+        k.assert_pttl("a", 5000);
         assert_eq!(k.cmd("getex a persist"), "$1\r\n1\r\n");
         assert_eq!(k.cmd("ttl a"), ":-1\r\n");
         // A past absolute time deletes the key after replying with its value.

@@ -968,6 +968,24 @@ pub(crate) mod testkit {
                 .collect();
             self.call(&words)
         }
+
+        /// Runs a command whose reply must be an integer and returns it.
+        pub fn int(&mut self, line: &str) -> i64 {
+            let r = self.cmd(line);
+            r.strip_prefix(':')
+                .and_then(|v| v.trim_end().parse().ok())
+                .unwrap_or_else(|| panic!("{line}: not an integer reply: {r:?}"))
+        }
+
+        /// Asserts a relative time-to-live in milliseconds, allowing for the clock
+        /// moving on between commands.
+        pub fn assert_pttl(&mut self, key: &str, set_ms: i64) {
+            let v = self.int(&format!("pttl {key}"));
+            assert!(
+                (set_ms - 100..=set_ms).contains(&v),
+                "pttl {key} = {v}, set to {set_ms}"
+            );
+        }
     }
 }
 
