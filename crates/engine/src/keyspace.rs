@@ -190,11 +190,6 @@ impl Keyspace {
         out
     }
 
-    /// Total keys over all logical databases.
-    pub fn total_keys(&self) -> usize {
-        self.db_info().iter().map(|d| d.keys).sum()
-    }
-
     /// One step of active expiry: visits at most `budget` entries in total, shard by
     /// shard, skipping logical databases with no volatile keys. Returns
     /// `(visited, expired)`, so the caller can repeat while many were stale, as Redis does.
@@ -254,16 +249,12 @@ fn add_db_info(out: &mut [DbInfo], shard: &Shard) {
 
 /// The shards a command holds. Every key access of a command goes through this view;
 /// asking for a key whose shard is not held is a bug in the command's key spec and
-/// panics in debug builds (it is caught by the dispatcher in release builds).
+/// panics (tests run every handler through dispatch to catch such specs).
 pub struct Locked<'a> {
     ks: &'a Keyspace,
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>,
     all: bool,
 }
-
-/// Raised when a command touches a key whose shard it did not lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardNotLocked;
 
 impl<'a> Locked<'a> {
     pub fn keyspace(&self) -> &'a Keyspace {
@@ -576,12 +567,6 @@ impl<'a> Locked<'a> {
             add_db_info(&mut out, g);
         }
         out
-    }
-
-    /// Shard counters, for the shards held.
-    pub fn stats_mut(&mut self, key: &[u8]) -> &mut ShardStats {
-        let h = hash_key(key);
-        &mut self.shard_mut(h).stats
     }
 }
 
