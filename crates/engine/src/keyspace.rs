@@ -169,6 +169,24 @@ impl Keyspace {
         }
     }
 
+    /// Calls `f` with every entry of logical database `db` that shard `shard` holds,
+    /// with only that shard locked, and stops at the first error. Entries that have
+    /// expired but were not collected yet are included (see [`Entry::is_expired`]).
+    ///
+    /// For walks over the whole keyspace that must not stop every client at once
+    /// (writing a snapshot): only the shard being visited waits. Panics if
+    /// `shard >= shard_count()` or `db >= databases()`.
+    pub fn try_for_each_in_shard<E>(
+        &self,
+        shard: usize,
+        db: usize,
+        f: impl FnMut(&Entry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let guard = self.shards[shard].lock();
+        let result = guard.dbs[db].table.iter().try_for_each(f);
+        result
+    }
+
     /// Counters summed over shards (locks each briefly, one at a time).
     pub fn stats(&self) -> ShardStats {
         sum_stats(self.shards.iter().map(|sh| sh.lock().stats))
@@ -735,6 +753,40 @@ mod tests {
                 keys: 1000,
                 expires: 0
             }
+        );
+    }
+
+    #[test]
+    fn per_shard_walk_sees_every_entry_of_one_db_once() {
+        let ks = ks();
+        {
+            let mut l = ks.lock_all();
+            for i in 0..500 {
+                let k = format!("w{i}");
+                l.insert(1, Entry::new(k.as_bytes(), val("v")), 0);
+            }
+            l.insert(2, Entry::new(b"other-db", val("v")), 0);
+            l.insert(1, Entry::new(b"stale", val("v")).with_expire(5), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for shard in 0..ks.shard_count() {
+            ks.try_for_each_in_shard(shard, 1, |e| {
+                assert!(seen.insert(e.key.clone()), "visited twice");
+                Ok::<(), ()>(())
+            })
+            .unwrap_or_else(|()| unreachable!("the closure never fails"));
+        }
+        assert_eq!(seen.len(), 501, "uncollected expired entries are included");
+        assert!(!seen.contains(&b"other-db"[..]));
+        let mut visited = 0;
+        let stopped = ks.try_for_each_in_shard(0, 1, |_| {
+            visited += 1;
+            Err("stop")
+        });
+        assert_eq!(
+            (stopped, visited),
+            (Err("stop"), 1),
+            "stops at the first error"
         );
     }
 

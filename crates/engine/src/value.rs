@@ -26,6 +26,16 @@ impl Str {
         }
     }
 
+    /// Like [`from_bytes`](Self::from_bytes) but takes ownership of the bytes, so a
+    /// string read from elsewhere (a snapshot) is stored without another copy.
+    pub fn from_vec(data: Vec<u8>) -> Self {
+        if let Some(n) = parse_canonical_i64(&data) {
+            return Str::Int(n);
+        }
+        let raw = data.len() > EMBSTR_MAX;
+        Str::Bytes { data, raw }
+    }
+
     /// A string that was modified in place (APPEND, SETRANGE): Redis reports it as `raw`.
     pub fn raw(data: Vec<u8>) -> Self {
         Str::Bytes { data, raw: true }
@@ -237,6 +247,9 @@ mod tests {
         assert_eq!(Str::from_bytes(b"123").encoding(), "int");
         assert_eq!(Str::from_bytes(b"abc").encoding(), "embstr");
         assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        for b in [&b"-7"[..], b"007", b"", &[b'x'; 45]] {
+            assert_eq!(Str::from_vec(b.to_vec()), Str::from_bytes(b));
+        }
         let mut s = Str::from_bytes(b"12");
         s.make_raw().push(b'3');
         assert_eq!(s.encoding(), "raw");
