@@ -1,0 +1,403 @@
+//! Writing a keyspace as an RDB file the way Redis 7.0 does.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use engine::{DbInfo, Entry, Keyspace, Str, Value};
+
+use crate::crc64::Crc64;
+use crate::error::PersistError;
+use crate::format::{enc, len, opcode, LZF_MIN_LEN, MAGIC, RDB_VERSION, TYPE_STRING};
+use crate::lzf;
+
+/// The Redis version the aux fields claim: the format is Redis 7.0's, and tools that
+/// read `redis-ver` decide what to expect from it.
+pub const REDIS_VER: &str = "7.0.15";
+
+/// What one save wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaveStats {
+    /// Keys written.
+    pub keys: u64,
+    /// Of those, keys with an expiry.
+    pub expires: u64,
+    /// Keys left out because they had expired at `now_ms`.
+    pub skipped_expired: u64,
+    /// Size of the file.
+    pub bytes: u64,
+}
+
+/// Writes the whole keyspace to `path`, atomically and durably: into a new temporary
+/// file in the same directory, which is flushed to disk, renamed over `path`, and then
+/// the directory itself is flushed so the rename survives a crash. Readers of `path`
+/// see the old snapshot or the new one, never a mix. On error the temporary file is
+/// removed and `path` is untouched.
+///
+/// Keys that have expired at `now_ms` are left out; `now_ms` is also the file's
+/// creation time. See [`write_rdb`] for how the keyspace is visited.
+pub fn save(ks: &Keyspace, path: &Path, now_ms: u64) -> Result<SaveStats, PersistError> {
+    let dir = parent_dir(path);
+    let (tmp_path, file) = create_temp(dir, path)?;
+    let result = write_synced(ks, file, now_ms)
+        .map_err(|e| e.with_path(&tmp_path))
+        .and_then(|stats| {
+            fs::rename(&tmp_path, path).map_err(|source| PersistError::Io {
+                action: "rename the new snapshot onto",
+                path: path.to_path_buf(),
+                source,
+            })?;
+            sync_dir(dir)?;
+            Ok(stats)
+        });
+    if result.is_err() {
+        // Gone already if the rename happened; otherwise do not leave it behind.
+        let _ = fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+/// The directory a file lives in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A new file next to `target`, named after it, that no other save (from this process
+/// or another) is using.
+fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File), PersistError> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dump.rdb".to_owned());
+    let tmp_path = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp_path)
+        .map_err(|source| PersistError::Io {
+            action: "create",
+            path: tmp_path.clone(),
+            source,
+        })?;
+    Ok((tmp_path, file))
+}
+
+/// Writes the snapshot into `file` and waits until it is on disk.
+fn write_synced(ks: &Keyspace, file: File, now_ms: u64) -> Result<SaveStats, PersistError> {
+    let mut buffered = BufWriter::with_capacity(256 * 1024, file);
+    let stats = write_rdb(ks, &mut buffered, now_ms)?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| PersistError::Write(e.into_error()))?;
+    file.sync_all().map_err(PersistError::Write)?;
+    Ok(stats)
+}
+
+/// Flushes a directory's entries (the rename) to disk. Only Unix can open a directory
+/// for that; elsewhere the rename is as durable as the platform makes it.
+fn sync_dir(dir: &Path) -> Result<(), PersistError> {
+    if cfg!(unix) {
+        let io_err = |source| PersistError::Io {
+            action: "flush the directory",
+            path: dir.to_path_buf(),
+            source,
+        };
+        File::open(dir)
+            .map_err(io_err)?
+            .sync_all()
+            .map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Writes the whole keyspace in RDB format to `w`: magic and version, aux fields, then
+/// for each logical database that has live keys a SELECTDB, a RESIZEDB and its keys,
+/// then EOF and the checksum. Keys that have expired at `now_ms` are left out. `w`
+/// gets many small writes: give it a buffered writer.
+///
+/// The keyspace is visited one shard at a time ([`Keyspace::try_for_each_in_shard`]),
+/// not under [`Keyspace::lock_all`]: clients keep being served by every other shard
+/// while a large keyspace is written. The price is that the snapshot is consistent per
+/// shard, not as a whole: a command that changed keys in two shards while the save ran
+/// may appear half done. RDB wants all keys of a database after its one SELECTDB, so
+/// the walk goes database by database and, within each, shard by shard; a shard is
+/// held while its part of one database is encoded and written.
+///
+/// The RESIZEDB counts are the ones the keyspace reports before the walk (they
+/// include keys that expired but were not collected yet); like Redis's, they are
+/// size hints for the loader, not promises.
+pub fn write_rdb<W: Write>(ks: &Keyspace, w: W, now_ms: u64) -> Result<SaveStats, PersistError> {
+    let mut out = RdbWriter::new(w);
+    out.header(now_ms).map_err(PersistError::Write)?;
+    let mut stats = SaveStats::default();
+    let sizes = ks.db_info();
+    for (db, size) in sizes.iter().enumerate() {
+        let mut selected = false;
+        for shard in 0..ks.shard_count() {
+            ks.try_for_each_in_shard(shard, db, |e| {
+                if e.is_expired(now_ms) {
+                    stats.skipped_expired += 1;
+                    return Ok(());
+                }
+                if !selected {
+                    out.select_db(db, *size)?;
+                    selected = true;
+                }
+                out.entry(e)?;
+                stats.keys += 1;
+                stats.expires += u64::from(e.expire_at() != 0);
+                Ok(())
+            })
+            .map_err(PersistError::Write)?;
+        }
+    }
+    stats.bytes = out.finish().map_err(PersistError::Write)?;
+    Ok(stats)
+}
+
+/// An output stream that keeps the running checksum and byte count.
+struct RdbWriter<W> {
+    w: W,
+    crc: Crc64,
+    written: u64,
+}
+
+impl<W: Write> RdbWriter<W> {
+    fn new(w: W) -> Self {
+        RdbWriter {
+            w,
+            crc: Crc64::new(),
+            written: 0,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.w.write_all(bytes)?;
+        self.crc.update(bytes);
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn put_u8(&mut self, b: u8) -> io::Result<()> {
+        self.put(&[b])
+    }
+
+    /// Magic, version and the aux fields Redis 7.0 writes when it is not replicating.
+    /// `used-mem` is 0: the engine does not track the process's memory, and readers
+    /// only log it.
+    fn header(&mut self, now_ms: u64) -> io::Result<()> {
+        self.put(MAGIC)?;
+        self.put(format!("{RDB_VERSION:04}").as_bytes())?;
+        self.aux(b"redis-ver", REDIS_VER.as_bytes())?;
+        self.aux_int(b"redis-bits", i64::from(usize::BITS))?;
+        self.aux_int(b"ctime", i64::try_from(now_ms / 1000).unwrap_or(i64::MAX))?;
+        self.aux_int(b"used-mem", 0)?;
+        self.aux_int(b"aof-base", 0)
+    }
+
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.put_u8(opcode::AUX)?;
+        self.put_string(key)?;
+        self.put_string(value)
+    }
+
+    /// Redis writes numeric aux fields as decimal strings, which then take the integer
+    /// encoding when they fit.
+    fn aux_int(&mut self, key: &[u8], value: i64) -> io::Result<()> {
+        self.aux(key, itoa::Buffer::new().format(value).as_bytes())
+    }
+
+    fn select_db(&mut self, db: usize, size: DbInfo) -> io::Result<()> {
+        self.put_u8(opcode::SELECTDB)?;
+        self.put_len(db as u64)?;
+        self.put_u8(opcode::RESIZEDB)?;
+        self.put_len(size.keys as u64)?;
+        self.put_len(size.expires as u64)
+    }
+
+    /// One key: its expiry if it has one, then type, key and value.
+    fn entry(&mut self, e: &Entry) -> io::Result<()> {
+        if e.expire_at() != 0 {
+            // Redis keeps expiry times as signed milliseconds.
+            let at = e.expire_at().min(i64::MAX as u64);
+            self.put_u8(opcode::EXPIRETIME_MS)?;
+            self.put(&at.to_le_bytes())?;
+        }
+        match &e.value {
+            Value::Str(s) => {
+                self.put_u8(TYPE_STRING)?;
+                self.put_string(&e.key)?;
+                self.put_str(s)
+            }
+        }
+    }
+
+    /// A length in the shortest of the 6-, 14-, 32- or 64-bit forms.
+    fn put_len(&mut self, n: u64) -> io::Result<()> {
+        if n < 1 << 6 {
+            self.put_u8((len::BITS_6 << 6) | n as u8)
+        } else if n < 1 << 14 {
+            self.put(&[(len::BITS_14 << 6) | (n >> 8) as u8, n as u8])
+        } else if let Ok(n32) = u32::try_from(n) {
+            self.put_u8(len::BITS_32)?;
+            self.put(&n32.to_be_bytes())
+        } else {
+            self.put_u8(len::BITS_64)?;
+            self.put(&n.to_be_bytes())
+        }
+    }
+
+    fn put_str(&mut self, s: &Str) -> io::Result<()> {
+        match s {
+            Str::Int(n) => self.put_int_string(*n),
+            Str::Bytes { data, .. } => self.put_string(data),
+        }
+    }
+
+    /// An integer value: in the integer encoding when it fits 32 bits, as its decimal
+    /// digits otherwise (what Redis does for integer-encoded strings).
+    fn put_int_string(&mut self, n: i64) -> io::Result<()> {
+        if let Ok(small) = i32::try_from(n) {
+            return self.put_int(small);
+        }
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(n).as_bytes();
+        self.put_len(digits.len() as u64)?;
+        self.put(digits)
+    }
+
+    /// A string as Redis encodes it: short canonical integers in the integer encoding,
+    /// longer strings LZF-compressed when that makes them smaller, the rest as length
+    /// and bytes.
+    fn put_string(&mut self, s: &[u8]) -> io::Result<()> {
+        if let Some(n) = small_int(s) {
+            return self.put_int(n);
+        }
+        if s.len() >= LZF_MIN_LEN {
+            if let Some(compressed) = lzf::compress(s, s.len() - 1) {
+                // Pays only if the LZF marker and the extra length are won back too.
+                if 1 + len_size(compressed.len() as u64) + compressed.len() < s.len() {
+                    return self.put_lzf(&compressed, s.len());
+                }
+            }
+        }
+        self.put_len(s.len() as u64)?;
+        self.put(s)
+    }
+
+    fn put_lzf(&mut self, compressed: &[u8], original_len: usize) -> io::Result<()> {
+        self.put_u8((len::SPECIAL << 6) | enc::LZF)?;
+        self.put_len(compressed.len() as u64)?;
+        self.put_len(original_len as u64)?;
+        self.put(compressed)
+    }
+
+    /// The smallest of the 1-, 2- and 4-byte integer encodings that holds `n`.
+    fn put_int(&mut self, n: i32) -> io::Result<()> {
+        let special = len::SPECIAL << 6;
+        if let Ok(b) = i8::try_from(n) {
+            self.put(&[special | enc::INT8, b as u8])
+        } else if let Ok(h) = i16::try_from(n) {
+            self.put_u8(special | enc::INT16)?;
+            self.put(&h.to_le_bytes())
+        } else {
+            self.put_u8(special | enc::INT32)?;
+            self.put(&n.to_le_bytes())
+        }
+    }
+
+    /// EOF, then the checksum of everything before it. Returns the total size.
+    fn finish(mut self) -> io::Result<u64> {
+        self.put_u8(opcode::EOF)?;
+        let crc = self.crc.value();
+        self.put(&crc.to_le_bytes())?;
+        self.w.flush()?;
+        Ok(self.written)
+    }
+}
+
+/// A string that Redis would store in an integer encoding: at most 11 bytes, the
+/// canonical decimal form of a number that fits 32 bits ("7", "-1"; not "007", "+1").
+fn small_int(s: &[u8]) -> Option<i32> {
+    if s.len() > 11 {
+        return None;
+    }
+    engine::value::parse_canonical_i64(s).and_then(|n| i32::try_from(n).ok())
+}
+
+/// Bytes [`RdbWriter::put_len`] uses for `n`.
+fn len_size(n: u64) -> usize {
+    match n {
+        0..0x40 => 1,
+        0x40..0x4000 => 2,
+        0x4000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(f: impl FnOnce(&mut RdbWriter<&mut Vec<u8>>) -> io::Result<()>) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut w = RdbWriter::new(&mut buf);
+        f(&mut w).unwrap_or_else(|e| panic!("writing to a Vec failed: {e}"));
+        buf
+    }
+
+    #[test]
+    fn lengths_take_the_shortest_form() {
+        for (n, want) in [
+            (0u64, vec![0x00]),
+            (63, vec![0x3f]),
+            (64, vec![0x40, 0x40]),
+            (16383, vec![0x7f, 0xff]),
+            (16384, vec![0x80, 0, 0, 0x40, 0]),
+            (1 << 32, vec![0x81, 0, 0, 0, 1, 0, 0, 0, 0]),
+        ] {
+            let got = encoded(|w| w.put_len(n));
+            assert_eq!(got, want, "length {n}");
+            assert_eq!(len_size(n), got.len());
+        }
+    }
+
+    #[test]
+    fn strings_are_encoded_as_redis_does() {
+        assert_eq!(encoded(|w| w.put_string(b"7")), [0xc0, 7]);
+        assert_eq!(encoded(|w| w.put_string(b"-1")), [0xc0, 0xff]);
+        assert_eq!(encoded(|w| w.put_string(b"300")), [0xc1, 0x2c, 0x01]);
+        assert_eq!(
+            encoded(|w| w.put_string(b"-70000")),
+            [0xc2, 0x90, 0xee, 0xfe, 0xff]
+        );
+        assert_eq!(encoded(|w| w.put_string(b"007")), b"\x03007");
+        assert_eq!(encoded(|w| w.put_string(b"4294967296")), b"\x0a4294967296");
+        assert_eq!(
+            encoded(|w| w.put_int_string(i64::MIN)),
+            b"\x14-9223372036854775808"
+        );
+        assert_eq!(encoded(|w| w.put_int_string(5)), [0xc0, 5]);
+        let long = vec![b'x'; 100];
+        assert_eq!(
+            encoded(|w| w.put_string(&long))[0],
+            0xc3,
+            "compressible: LZF"
+        );
+        let twenty = vec![b'x'; 20];
+        assert_eq!(
+            encoded(|w| w.put_string(&twenty))[0],
+            20,
+            "too short to compress"
+        );
+    }
+}
