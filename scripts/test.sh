@@ -168,7 +168,7 @@ section "build"
 echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 BUILD_OK=1
 if [ -f crates/miniredis/Cargo.toml ]; then
-    if cargo build --release -p miniredis; then
+    if cargo build --release -p miniredis && cargo build --release -p nodes --example density; then
         export MINIREDIS_BIN="$CARGO_TARGET_DIR/release/miniredis"
     else
         BUILD_OK=0
@@ -219,7 +219,7 @@ bench_smoke() {
         echo "no miniredis binary (release build failed or crates/miniredis is missing)"
         return 1
     fi
-    scripts/bench.sh --smoke --no-build
+    scripts/bench.sh --smoke --no-build && scripts/bench-tenancy.py all --smoke --no-build
 }
 
 RUST_LOG_F="$LOGDIR/rust.log"

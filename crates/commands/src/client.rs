@@ -129,6 +129,14 @@ pub struct Client {
     pub last_command_failed: bool,
     /// (command index, counters) touched since the last flush.
     pub cmd_stats: Vec<(u32, LocalCmdStat)>,
+    /// Write commands since the last flush (the instance's `dirty` counter).
+    pub dirty: u64,
+    /// The front door this connection came through, if any: AUTH may then name any
+    /// database, and RESET returns the connection to it.
+    pub front_door: Option<Arc<crate::Instance>>,
+    /// Set by AUTH/HELLO/RESET when the connection must move to another instance; the
+    /// connection loop moves it before the next command.
+    pub rebind: Option<Arc<crate::Instance>>,
 }
 
 impl Client {
@@ -143,6 +151,9 @@ impl Client {
             no_touch: false,
             last_command_failed: false,
             cmd_stats: Vec::new(),
+            dirty: 0,
+            front_door: None,
+            rebind: None,
         }
     }
 

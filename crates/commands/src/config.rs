@@ -13,6 +13,8 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u64,
+    /// MiniRedis: at most this many keys (0 = no limit).
+    pub maxkeys: u64,
     pub appendonly: bool,
     pub appendfsync: String,
     pub appendfilename: String,
@@ -44,6 +46,12 @@ pub struct Config {
     pub shards: usize,
     /// MiniRedis: I/O threads serving connections (0 = one per core).
     pub io_threads: usize,
+    /// The instance is a tenant database in a shared process: process-wide commands
+    /// are refused and the operator's settings are protected (not a CONFIG parameter).
+    pub tenant: bool,
+    /// A tenant database's name: `AUTH <name> <password>` opens it (not a CONFIG
+    /// parameter).
+    pub database: Option<String>,
 }
 
 impl Default for Config {
@@ -55,6 +63,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
+            maxkeys: 0,
             appendonly: false,
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
@@ -84,6 +93,8 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             shards: 16,
             io_threads: 0,
+            tenant: false,
+            database: None,
         }
     }
 }
@@ -550,6 +561,32 @@ pub fn unsupported(name: &str, value: &str) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// What a tenant may change with CONFIG SET. Everything else is either the
+/// operator's per-database setting (password, limits, persistence: changed through
+/// the node manager) or a process-wide setting shared by every database.
+pub const TENANT_SETTABLE: &[&str] = &[
+    "timeout",
+    "tcp-keepalive",
+    "maxmemory-samples",
+    "maxmemory-eviction-tenacity",
+    "lfu-log-factor",
+    "lfu-decay-time",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "notify-keyspace-events",
+    "lazyfree-lazy-user-flush",
+    "lazyfree-lazy-eviction",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-server-del",
+    "latency-tracking",
+    "latency-monitor-threshold",
+];
+
+/// Whether a tenant may change `name` itself.
+pub fn tenant_settable(name: &str) -> bool {
+    TENANT_SETTABLE.contains(&name)
 }
 
 /// Errors from reading a configuration file or command line.

@@ -82,7 +82,7 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         return;
     };
     let spec = registry().spec(id);
-    if let Some(msg) = check(client, spec, argv) {
+    if let Some(msg) = check(inst, client, spec, argv) {
         inst.stats.record_error(&msg);
         client.last_command_failed = true;
         out.error(&msg);
@@ -96,17 +96,24 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     run(inst, client, out, &mut locked, spec, argv);
     drop(locked);
     let usec = started.elapsed().as_micros() as u64;
+    if spec.has(flags::WRITE) && !client.last_command_failed {
+        client.dirty += 1;
+    }
     record(client, id, usec, false);
     finish_reply(client, out, mark, skipping);
 }
 
 /// Generic checks that need the resolved spec.
-fn check(client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -> Option<String> {
+fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -> Option<String> {
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return Some(errors::NOAUTH.to_string());
     }
     if !spec.arity_ok(argv.len()) {
         return Some(errors::wrong_arity(spec.name));
+    }
+    // Persistence is failing: refuse writes rather than acknowledge what may be lost.
+    if spec.has(flags::WRITE) && inst.writes_refused.load(Relaxed) {
+        return Some(errors::MISCONF.to_string());
     }
     None
 }
@@ -213,4 +220,8 @@ pub fn flush_stats(inst: &Instance, client: &mut Client) {
     inst.stats
         .total_commands_processed
         .fetch_add(total, Relaxed);
+    if client.dirty > 0 {
+        inst.dirty
+            .fetch_add(std::mem::take(&mut client.dirty), Relaxed);
+    }
 }

@@ -19,6 +19,24 @@ pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (prot
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+/// CONFIG SET of a parameter a tenant does not own (the reason part of
+/// [`config_set_invalid`], as Redis words its protected configs).
+pub const PROTECTED_CONFIG: &str = "can't set protected config";
+/// Process-wide commands on a tenant database.
+pub const TENANT_SHUTDOWN: &str =
+    "ERR SHUTDOWN is not allowed on a tenant database: stop it through the control plane";
+pub const TENANT_DEBUG: &str = "ERR DEBUG is not allowed on a tenant database";
+/// `AUTH <password>` alone on the front door, where a database must be named.
+pub const FRONT_DOOR_NEEDS_DATABASE: &str =
+    "ERR this port serves many databases: use AUTH <database> <password>";
+/// The front door found the database and the password was right, but the database
+/// is not serving.
+pub fn database_not_running(name: &str, status: &str) -> String {
+    format!("ERR database '{name}' is not running (status: {status})")
+}
+/// Write commands while snapshots are failing (stop-writes-on-bgsave-error), as Redis.
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const NX_XX: &str = "ERR XX and NX options at the same time are not compatible";

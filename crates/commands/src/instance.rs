@@ -12,6 +12,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::client::ClientInfo;
 use crate::config::Config;
+use crate::directory::Directory;
 use crate::registry::{registry, CmdStat};
 
 /// Instance-wide counters (INFO stats).
@@ -78,10 +79,31 @@ pub struct Instance {
     memory_peak: AtomicU64,
     /// (when, total_commands_processed) at the last ops/sec sample, and the rate.
     ops_sample: Mutex<(Instant, u64, u64)>,
+    /// Set on a front door only: the directory `AUTH <database> <password>` asks.
+    pub directory: Option<Arc<dyn Directory>>,
+    /// Write commands since the last snapshot (Redis's rdb_changes_since_last_save).
+    pub dirty: AtomicU64,
+    /// Set while persistence is failing: write commands get MISCONF.
+    pub writes_refused: AtomicBool,
 }
 
 impl Instance {
     pub fn new(config: Config) -> Arc<Self> {
+        Self::build(config, None)
+    }
+
+    /// A front door: serves no data itself; `AUTH <database> <password>` moves the
+    /// connection to the database `directory` finds.
+    pub fn front_door(config: Config, directory: Arc<dyn Directory>) -> Arc<Self> {
+        let config = Config {
+            databases: 1,
+            shards: 1,
+            ..config
+        };
+        Self::build(config, Some(directory))
+    }
+
+    fn build(config: Config, directory: Option<Arc<dyn Directory>>) -> Arc<Self> {
         let ks = Keyspace::new(&KeyspaceConfig {
             databases: config.databases,
             shards: config.shards,
@@ -106,6 +128,9 @@ impl Instance {
             active_expire_enabled: AtomicBool::new(true),
             memory_peak: AtomicU64::new(0),
             ops_sample: Mutex::new((Instant::now(), 0, 0)),
+            directory,
+            dirty: AtomicU64::new(0),
+            writes_refused: AtomicBool::new(false),
         })
     }
 
@@ -155,6 +180,23 @@ impl Instance {
 
     pub fn ops_per_sec(&self) -> u64 {
         self.ops_sample.lock().2
+    }
+
+    /// A tenant database in a shared process (see [`Config::tenant`]).
+    pub fn is_tenant(&self) -> bool {
+        self.config.read().tenant
+    }
+
+    /// Whether this instance is a front door (no data; AUTH picks the database).
+    pub fn is_front_door(&self) -> bool {
+        self.directory.is_some()
+    }
+
+    /// Closes every client connection (a stopped or deleted database).
+    pub fn kill_clients(&self) {
+        for c in self.clients.lock().values() {
+            c.kill();
+        }
     }
 
     pub fn requirepass(&self) -> Option<String> {
@@ -234,5 +276,15 @@ pub fn proc_memory() -> MemoryStats {
         resident,
         total_system,
         allocator: "libc",
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("run_id", &self.run_id)
+            .field("database", &self.config.read().database)
+            .field("front_door", &self.is_front_door())
+            .finish_non_exhaustive()
     }
 }

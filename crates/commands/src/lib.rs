@@ -6,6 +6,7 @@
 pub mod client;
 pub mod config;
 pub mod ctx;
+pub mod directory;
 pub mod dispatch;
 pub mod errors;
 pub mod families;
@@ -17,4 +18,5 @@ pub mod table;
 pub use client::{Client, ClientInfo};
 pub use config::Config;
 pub use ctx::Ctx;
+pub use directory::{Directory, OpenError};
 pub use instance::Instance;

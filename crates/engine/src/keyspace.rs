@@ -200,6 +200,14 @@ impl Keyspace {
 
     /// Keys and keys-with-expiry per logical database (locks each shard briefly, one
     /// at a time).
+    pub fn key_count(&self) -> u64 {
+        self.db_info().iter().map(|d| d.keys as u64).sum()
+    }
+
+    pub fn used_memory(&self) -> u64 {
+        0
+    }
+
     pub fn db_info(&self) -> Vec<DbInfo> {
         let mut out = vec![DbInfo::default(); self.databases];
         for sh in self.shards.iter() {

@@ -1,7 +1,10 @@
 //! The `miniredis` binary: argument parsing and wiring only.
 
+mod logging;
 mod memory;
 mod node;
+mod platform;
+mod signals;
 
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -21,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the platform on this host: the node manager with its tenant databases,
+    /// each on its own port from a pool, and the front door where
+    /// `AUTH <database> <password>` picks the database.
+    Server(platform::ServerArgs),
     /// Run one standalone Redis-compatible server. Takes redis-server's options:
     /// `miniredis node [redis.conf] [--port 6379] [--requirepass x] [--config FILE] ...`
     #[command(disable_help_flag = false)]
@@ -37,6 +44,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Node { args } => node::main(&args),
+        Command::Server(args) => platform::main(&args),
     };
     std::process::exit(code);
 }

@@ -71,7 +71,7 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    init_logging(&cfg);
+    crate::logging::init(&cfg.loglevel, &cfg.logfile);
     if !cfg.save.is_empty() {
         tracing::warn!(
             "snapshots are not written by this version: the save schedule '{}' has no effect and data lives in memory only",
@@ -102,61 +102,11 @@ pub fn main(args: &[String]) -> i32 {
     let inst = handle.instance().clone();
     // SIGINT/SIGTERM stop the server like SHUTDOWN.
     std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(async {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(s) => s,
-                        Err(_) => return,
-                    };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = term.recv() => {},
-                }
-                tracing::info!("received signal, shutting down");
-                inst.request_shutdown();
-            });
-        }
+        crate::signals::wait_for_signal();
+        inst.request_shutdown();
     });
     handle.wait();
     0
-}
-
-fn init_logging(cfg: &Config) {
-    let level = match cfg.loglevel.as_str() {
-        "debug" => "debug",
-        "verbose" => "info",
-        "warning" => "warn",
-        "nothing" => "off",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MINIREDIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    if cfg.logfile.is_empty() {
-        builder.with_writer(std::io::stderr).init();
-    } else {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&cfg.logfile)
-        {
-            Ok(f) => builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .init(),
-            Err(e) => {
-                eprintln!("cannot open logfile {}: {e}", cfg.logfile);
-                builder.with_writer(std::io::stderr).init();
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ fn limits(inst: &Instance) -> Limits {
 }
 
 /// Serves one connection until the client leaves, is killed, or breaks the protocol.
+/// On a front door (`inst.is_front_door()`), `AUTH <database> <password>` moves the
+/// connection to that database's instance.
 pub async fn serve_connection(mut stream: TcpStream, inst: Arc<Instance>) {
     let addr = stream
         .peer_addr()
@@ -50,125 +52,167 @@ pub async fn serve_connection(mut stream: TcpStream, inst: Arc<Instance>) {
         return;
     }
     inst.register_client(info.clone());
-    let authenticated = inst.requirepass().is_none();
+    let authenticated = inst.requirepass().is_none() && !inst.is_front_door();
     let mut client = Client::new(info.clone(), authenticated);
-    let result = run(&mut stream, &inst, &mut client).await;
+    if inst.is_front_door() {
+        client.front_door = Some(inst.clone());
+    }
+    let mut inst = inst;
+    let result = run(&mut stream, &mut inst, &mut client).await;
     if let Err(e) = result {
-        tracing::debug!(client = info.id, "connection closed: {e}");
+        tracing::debug!(client = client.info.id, "connection closed: {e}");
     }
     flush_stats(&inst, &mut client);
-    inst.unregister_client(info.id);
+    inst.unregister_client(client.info.id);
 }
 
-async fn run(stream: &mut TcpStream, inst: &Instance, client: &mut Client) -> std::io::Result<()> {
+/// Moves the connection to `to` (after AUTH on the front door, or RESET back to it):
+/// it leaves the old instance's client list and statistics and joins the new one's
+/// with a new client id, keeping its name, protocol and library fields.
+fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
+    flush_stats(inst, client);
+    inst.unregister_client(client.info.id);
+    let old = &client.info;
+    let info = Arc::new(ClientInfo::new(
+        to.next_client_id(),
+        old.addr.clone(),
+        old.laddr.clone(),
+    ));
+    info.fd.store(old.fd.load(Relaxed), Relaxed);
+    info.resp.store(old.resp.load(Relaxed), Relaxed);
+    *info.name.lock() = old.name.lock().clone();
+    *info.lib_name.lock() = old.lib_name.lock().clone();
+    *info.lib_ver.lock() = old.lib_ver.lock().clone();
+    info.touch();
+    to.register_client(info.clone());
+    client.info = info;
+    client.select(0);
+    *inst = to;
+}
+
+async fn run(
+    stream: &mut TcpStream,
+    inst: &mut Arc<Instance>,
+    client: &mut Client,
+) -> std::io::Result<()> {
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut pos = 0usize;
     let mut out = ReplyWriter::new(Protocol::Resp2);
     let mut dec = RequestDecoder::new(limits(inst));
     let mut need: usize = 0;
-    let info = client.info.clone();
     // The argument vector's allocation, reused across commands.
     let mut spare: Vec<&'static [u8]> = Vec::with_capacity(16);
-    // One registration for the connection's life, not one per read.
-    let killed = info.kill.notified();
-    tokio::pin!(killed);
+    // Each pass of this loop serves the connection while it belongs to one instance.
     loop {
-        // Make room for the next read (and for an announced large bulk).
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK || rbuf.capacity() < need {
-            let want = READ_CHUNK.max(need.saturating_sub(rbuf.len()));
-            rbuf.reserve(want);
-        }
-        let room = rbuf.capacity() - rbuf.len();
-        let n = tokio::select! {
-            r = stream.read_buf(&mut rbuf) => r?,
-            _ = &mut killed => 0,
-        };
-        if n == 0 || info.is_killed() {
-            return Ok(());
-        }
-        if n < room {
-            // The read did not fill the buffer, so the socket is drained: mark it not
-            // readable now instead of paying for a read that would only say EAGAIN.
-            // Safe on this single-threaded runtime: the I/O driver cannot record a new
-            // readiness event while this task runs, and data that arrives meanwhile
-            // raises a fresh edge the driver will see.
-            let _ = stream.try_io(tokio::io::Interest::READABLE, || {
-                Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-            });
-        }
-        inst.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
-        info.touch();
-        let mut close = false;
-        loop {
-            if pos >= rbuf.len() {
-                break;
+        let info = client.info.clone();
+        // One registration for as long as the connection stays, not one per read.
+        let killed = info.kill.notified();
+        tokio::pin!(killed);
+        let mut rebound = false;
+        while !rebound {
+            // Make room for the next read (and for an announced large bulk).
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK || rbuf.capacity() < need {
+                let want = READ_CHUNK.max(need.saturating_sub(rbuf.len()));
+                rbuf.reserve(want);
             }
-            let buf = &rbuf[pos..];
-            match dec.decode(buf, client.authenticated) {
-                Ok(Decoded::Incomplete { need: hint }) => {
-                    let pending = rbuf.len() - pos;
-                    need = hint.map(|h| h + pos).unwrap_or(0);
-                    let limit = inst.config.read().client_query_buffer_limit as usize;
-                    if pending > limit || hint.is_some_and(|h| h > limit) {
-                        // Redis closes such a client without a reply.
-                        inst.stats
-                            .client_query_buffer_limit_disconnections
-                            .fetch_add(1, Relaxed);
-                        tracing::warn!(
-                            client = info.id,
-                            "closing client that reached max query buffer length"
-                        );
-                        return Ok(());
-                    }
+            let room = rbuf.capacity() - rbuf.len();
+            let n = tokio::select! {
+                r = stream.read_buf(&mut rbuf) => r?,
+                _ = &mut killed => 0,
+            };
+            if n == 0 || info.is_killed() {
+                return Ok(());
+            }
+            if n < room {
+                // The read did not fill the buffer, so the socket is drained: mark it
+                // not readable now instead of paying for a read that would only say
+                // EAGAIN. Safe on this single-threaded runtime: the I/O driver cannot
+                // record a new readiness event while this task runs, and data that
+                // arrives meanwhile raises a fresh edge the driver will see.
+                let _ = stream.try_io(tokio::io::Interest::READABLE, || {
+                    Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                });
+            }
+            inst.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+            client.info.touch();
+            let mut close = false;
+            loop {
+                if pos >= rbuf.len() {
                     break;
                 }
-                Ok(Decoded::Command { consumed }) => {
-                    need = 0;
-                    if dec.arg_count() > 0 {
-                        let mut argv = recycle(std::mem::take(&mut spare));
-                        dec.args(buf, &mut argv);
-                        dispatch(inst, client, &mut out, &argv);
-                        spare = recycle(argv);
+                let buf = &rbuf[pos..];
+                match dec.decode(buf, client.authenticated) {
+                    Ok(Decoded::Incomplete { need: hint }) => {
+                        let pending = rbuf.len() - pos;
+                        need = hint.map(|h| h + pos).unwrap_or(0);
+                        let limit = inst.config.read().client_query_buffer_limit as usize;
+                        if pending > limit || hint.is_some_and(|h| h > limit) {
+                            // Redis closes such a client without a reply.
+                            inst.stats
+                                .client_query_buffer_limit_disconnections
+                                .fetch_add(1, Relaxed);
+                            tracing::warn!(
+                                client = client.info.id,
+                                "closing client that reached max query buffer length"
+                            );
+                            return Ok(());
+                        }
+                        break;
                     }
-                    pos += consumed;
-                    if client.close_after_reply || info.is_killed() {
+                    Ok(Decoded::Command { consumed }) => {
+                        need = 0;
+                        if dec.arg_count() > 0 {
+                            let mut argv = recycle(std::mem::take(&mut spare));
+                            dec.args(buf, &mut argv);
+                            dispatch(inst, client, &mut out, &argv);
+                            spare = recycle(argv);
+                        }
+                        pos += consumed;
+                        if let Some(to) = client.rebind.take() {
+                            rebind(inst, client, to);
+                            rebound = true;
+                        }
+                        if client.close_after_reply || client.info.is_killed() {
+                            close = true;
+                            break;
+                        }
+                        if out.len() >= FLUSH_AT {
+                            write_out(stream, inst, &mut out).await?;
+                        }
+                    }
+                    Err(e) => {
+                        let msg = e.reply_text();
+                        inst.stats.record_error(&msg);
+                        out.error(&msg);
                         close = true;
                         break;
                     }
-                    if out.len() >= FLUSH_AT {
-                        write_out(stream, inst, &mut out).await?;
-                    }
-                }
-                Err(e) => {
-                    let msg = e.reply_text();
-                    inst.stats.record_error(&msg);
-                    out.error(&msg);
-                    close = true;
-                    break;
                 }
             }
-        }
-        // Reclaim consumed bytes.
-        if pos == rbuf.len() {
-            rbuf.clear();
-            pos = 0;
-        } else if pos > 0 && (pos >= rbuf.len() / 2 || rbuf.capacity() - rbuf.len() < READ_CHUNK) {
-            rbuf.drain(..pos);
-            if need > 0 {
-                need = need.saturating_sub(pos);
+            // Reclaim consumed bytes.
+            if pos == rbuf.len() {
+                rbuf.clear();
+                pos = 0;
+            } else if pos > 0
+                && (pos >= rbuf.len() / 2 || rbuf.capacity() - rbuf.len() < READ_CHUNK)
+            {
+                rbuf.drain(..pos);
+                if need > 0 {
+                    need = need.saturating_sub(pos);
+                }
+                pos = 0;
             }
-            pos = 0;
-        }
-        info.qbuf.store(rbuf.len() - pos, Relaxed);
-        write_out(stream, inst, &mut out).await?;
-        flush_stats(inst, client);
-        if close {
-            let _ = stream.shutdown().await;
-            return Ok(());
-        }
-        // A large buffer left over from one big request is given back.
-        if rbuf.is_empty() && rbuf.capacity() > 1024 * 1024 {
-            rbuf = Vec::with_capacity(READ_CHUNK);
+            client.info.qbuf.store(rbuf.len() - pos, Relaxed);
+            write_out(stream, inst, &mut out).await?;
+            flush_stats(inst, client);
+            if close {
+                let _ = stream.shutdown().await;
+                return Ok(());
+            }
+            // A large buffer left over from one big request is given back.
+            if rbuf.is_empty() && rbuf.capacity() > 1024 * 1024 {
+                rbuf = Vec::with_capacity(READ_CHUNK);
+            }
         }
     }
 }

@@ -1,12 +1,15 @@
 //! The connection family: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT and CLIENT.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 use resp::Protocol;
 
 use crate::client::{ClientInfo, ReplyMode};
 use crate::ctx::Ctx;
+use crate::directory::{constant_time_eq, OpenError};
 use crate::errors;
+use crate::instance::Instance;
 use crate::registry::registry;
 use crate::spec::Handler;
 
@@ -60,38 +63,77 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     c.info.no_touch.store(false, Relaxed);
     c.info.no_evict.store(false, Relaxed);
     *c.info.name.lock() = None;
-    c.authenticated = ctx.inst.requirepass().is_none();
+    c.authenticated = ctx.inst.requirepass().is_none() && !ctx.inst.is_front_door();
     c.user = "default".into();
+    // A connection that came through the front door goes back to it, unauthenticated.
+    if let Some(door) = &c.front_door {
+        if !std::ptr::eq(Arc::as_ptr(door), ctx.inst) {
+            c.authenticated = false;
+            c.rebind = Some(door.clone());
+        }
+    }
     ctx.out.set_protocol(Protocol::Resp2);
     c.info.resp.store(2, Relaxed);
     ctx.out.simple("RESET");
 }
 
-/// Checks a username/password pair against the instance's single `default` user.
-/// Returns the error to send, if any.
-fn check_credentials(ctx: &Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
+/// Checks a username/password pair. On a standalone instance or a tenant's own port
+/// the only user is `default` (a tenant's name is accepted as its user too, so the
+/// same `--user db --pass secret` works on both ports). On a connection that came
+/// through the front door, the user names the database to open. Returns the instance
+/// the connection must move to, if it is not the current one.
+fn check_credentials(
+    ctx: &Ctx,
+    user: Option<&[u8]>,
+    pass: &[u8],
+) -> Result<Option<Arc<Instance>>, String> {
+    let is_own_name = |u: &[u8]| {
+        u == b"default"
+            || ctx
+                .inst
+                .config
+                .read()
+                .database
+                .as_deref()
+                .is_some_and(|n| n.as_bytes() == u)
+    };
+    if let Some(door) = &ctx.client.front_door {
+        match user {
+            Some(u) if !is_own_name(u) || ctx.inst.is_front_door() => {
+                let Some(dir) = &door.directory else {
+                    return Err(errors::WRONGPASS.into());
+                };
+                return match dir.open(u, pass) {
+                    Ok(inst) if std::ptr::eq(Arc::as_ptr(&inst), ctx.inst) => Ok(None),
+                    Ok(inst) => Ok(Some(inst)),
+                    Err(OpenError::WrongPass) => Err(errors::WRONGPASS.into()),
+                    Err(OpenError::NotRunning { status }) => Err(errors::database_not_running(
+                        &String::from_utf8_lossy(u),
+                        &status,
+                    )),
+                    Err(OpenError::Full) => Err(errors::MAX_CLIENTS.into()),
+                };
+            }
+            None if ctx.inst.is_front_door() => {
+                return Err(errors::FRONT_DOOR_NEEDS_DATABASE.into());
+            }
+            _ => {}
+        }
+    }
     let required = ctx.inst.requirepass();
     match (user, required) {
-        (None, None) => Err(errors::AUTH_NOT_CONFIGURED),
-        (Some(u), None) if u == b"default" => Ok(()),
-        (Some(_), None) => Err(errors::WRONGPASS),
+        (None, None) => Err(errors::AUTH_NOT_CONFIGURED.into()),
+        (Some(u), None) if is_own_name(u) => Ok(None),
+        (Some(_), None) => Err(errors::WRONGPASS.into()),
         (u, Some(p)) => {
-            let user_ok = u.is_none_or(|u| u == b"default");
+            let user_ok = u.is_none_or(is_own_name);
             if user_ok && constant_time_eq(pass, p.as_bytes()) {
-                Ok(())
+                Ok(None)
             } else {
-                Err(errors::WRONGPASS)
+                Err(errors::WRONGPASS.into())
             }
         }
     }
-}
-
-/// Compares secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
@@ -101,12 +143,13 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
         _ => return ctx.error(errors::SYNTAX),
     };
     match check_credentials(ctx, user, pass) {
-        Ok(()) => {
+        Ok(target) => {
             ctx.client.authenticated = true;
             ctx.client.user = "default".into();
+            ctx.client.rebind = target;
             ctx.out.ok();
         }
-        Err(e) => ctx.error(e),
+        Err(e) => ctx.error(&e),
     }
 }
 
@@ -145,8 +188,9 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
     }
     if let Some((u, p)) = auth {
-        if let Err(e) = check_credentials(ctx, Some(u), p) {
-            return ctx.error(e);
+        match check_credentials(ctx, Some(u), p) {
+            Ok(target) => ctx.client.rebind = target,
+            Err(e) => return ctx.error(&e),
         }
         ctx.client.authenticated = true;
     }

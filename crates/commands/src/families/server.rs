@@ -324,6 +324,12 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
                 "can't set immutable config",
             ));
         }
+        if ctx.inst.is_tenant() && !config::tenant_settable(p.name) {
+            return ctx.error(&errors::config_set_invalid(
+                p.name,
+                errors::PROTECTED_CONFIG,
+            ));
+        }
         if changes
             .iter()
             .any(|(q, _): &(&config::Param, String)| q.name == p.name)
@@ -393,6 +399,9 @@ fn lastsave(ctx: &mut Ctx, _argv: &[&[u8]]) {
 }
 
 fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if ctx.inst.is_tenant() {
+        return ctx.error(errors::TENANT_SHUTDOWN);
+    }
     let mut abort = false;
     for a in &argv[1..] {
         match a.to_ascii_lowercase().as_slice() {
@@ -411,6 +420,10 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
+    // DEBUG SLEEP would stall an I/O thread other tenants share.
+    if ctx.inst.is_tenant() {
+        return ctx.error(errors::TENANT_DEBUG);
+    }
     let sub = argv[1].to_ascii_lowercase();
     match (sub.as_slice(), argv.len()) {
         (b"sleep", 3) => {
