@@ -1,4 +1,5 @@
-//! Finding the external programs some tests need (redis-server, redis-cli, python3).
+//! Finding the external programs some tests need (redis-server, redis-cli,
+//! redis-check-rdb, python3).
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ pub fn require_tool(name: &str) -> PathBuf {
     find_tool(name).unwrap_or_else(|| {
         let package = match name {
             "redis-server" => "redis-server",
-            "redis-cli" | "redis-benchmark" => "redis-tools",
+            "redis-cli" | "redis-benchmark" | "redis-check-rdb" => "redis-tools",
             "python3" => "python3",
             "script" => "bsdutils",
             other => other,

@@ -94,12 +94,13 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
 }
 
 /// Decompresses `input`, which must expand to exactly `out_len` bytes. The output
-/// never grows past `out_len`, whatever the data says.
+/// never grows past `out_len`, whatever the data says, and memory is reserved for
+/// what the data really produces rather than for what `out_len` claims.
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
     if out_len / MAX_EXPANSION > input.len() {
         return Err(LzfError::TooLong);
     }
-    let mut out = Vec::with_capacity(out_len);
+    let mut out = Vec::with_capacity(out_len.min(input.len().saturating_mul(4)));
     let mut i = 0;
     while let Some(&ctrl) = input.get(i) {
         i += 1;

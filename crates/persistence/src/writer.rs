@@ -126,11 +126,12 @@ fn sync_dir(dir: &Path) -> Result<(), PersistError> {
 ///
 /// The keyspace is visited one shard at a time ([`Keyspace::try_for_each_in_shard`]),
 /// not under [`Keyspace::lock_all`]: clients keep being served by every other shard
-/// while a large keyspace is written. The price is that the snapshot is consistent per
-/// shard, not as a whole: a command that changed keys in two shards while the save ran
-/// may appear half done. RDB wants all keys of a database after its one SELECTDB, so
-/// the walk goes database by database and, within each, shard by shard; a shard is
-/// held while its part of one database is encoded and written.
+/// while a large keyspace is written. RDB wants all keys of a database after its one
+/// SELECTDB, so the walk goes database by database and, within each, shard by shard; a
+/// shard is held while its part of one database is encoded and written. The price:
+/// only each such part is a consistent picture, not the snapshot as a whole. A command
+/// that changed keys in two shards (or two databases) while the save ran may appear
+/// half done.
 ///
 /// The RESIZEDB counts are the ones the keyspace reports before the walk (they
 /// include keys that expired but were not collected yet); like Redis's, they are
