@@ -85,6 +85,8 @@ pub struct Instance {
     pub dirty: AtomicU64,
     /// Set while persistence is failing: write commands get MISCONF.
     pub writes_refused: AtomicBool,
+    /// `config.tenant`, fixed at creation and read without the config lock.
+    tenant: bool,
 }
 
 impl Instance {
@@ -104,6 +106,7 @@ impl Instance {
     }
 
     fn build(config: Config, directory: Option<Arc<dyn Directory>>) -> Arc<Self> {
+        let tenant = config.tenant;
         let ks = Keyspace::new(&KeyspaceConfig {
             databases: config.databases,
             shards: config.shards,
@@ -131,6 +134,7 @@ impl Instance {
             directory,
             dirty: AtomicU64::new(0),
             writes_refused: AtomicBool::new(false),
+            tenant,
         })
     }
 
@@ -184,7 +188,7 @@ impl Instance {
 
     /// A tenant database in a shared process (see [`Config::tenant`]).
     pub fn is_tenant(&self) -> bool {
-        self.config.read().tenant
+        self.tenant
     }
 
     /// Whether this instance is a front door (no data; AUTH picks the database).

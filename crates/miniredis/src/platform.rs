@@ -42,6 +42,10 @@ pub struct ServerArgs {
     /// I/O threads [default: 0, one per core].
     #[arg(long, env = "MINIREDIS_IO_THREADS")]
     pub io_threads: Option<usize>,
+    /// I/O threads one database's connections are spread over [default: 0, half of
+    /// the I/O threads, at least 1].
+    #[arg(long, env = "MINIREDIS_TENANT_THREADS")]
+    pub tenant_threads: Option<usize>,
     /// Seconds between health checks of each database [default: 5].
     #[arg(long, env = "MINIREDIS_HEALTH_INTERVAL_SECS")]
     pub health_interval_secs: Option<f64>,
@@ -65,6 +69,7 @@ pub struct FileConfig {
     pub port_quarantine_secs: Option<u64>,
     pub data_dir: Option<PathBuf>,
     pub io_threads: Option<usize>,
+    pub tenant_threads: Option<usize>,
     pub health_interval_secs: Option<f64>,
     pub snapshot_interval_secs: Option<f64>,
     pub log_level: Option<String>,
@@ -180,6 +185,9 @@ pub fn resolve(args: &ServerArgs) -> Result<Resolved, String> {
     }
     if let Some(d) = args.data_dir.clone().or(file.data_dir) {
         settings.data_dir = d;
+    }
+    if let Some(t) = args.tenant_threads.or(file.tenant_threads) {
+        settings.tenant_threads = t;
     }
     if let Some(h) = args.health_interval_secs.or(file.health_interval_secs) {
         settings.health_interval = secs(h, "health_interval_secs")?;

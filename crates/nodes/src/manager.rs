@@ -45,6 +45,10 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// Lock shards per database keyspace.
     pub shards: usize,
+    /// I/O threads one database's connections are spread over (0: half the pool, at
+    /// least one). Fewer means neighbours are better shielded from a busy database;
+    /// more means one database can use more cores.
+    pub tenant_threads: usize,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             shards: 4,
+            tenant_threads: 0,
         }
     }
 }
@@ -295,6 +300,14 @@ impl NodeManager {
         &self.settings
     }
 
+    /// How many I/O threads a database's connections are spread over.
+    fn spread(&self) -> usize {
+        match self.settings.tenant_threads {
+            0 => (self.pool.io_threads() / 2).max(1),
+            n => n,
+        }
+    }
+
     pub fn pool(&self) -> &Arc<IoPool> {
         &self.pool
     }
@@ -446,7 +459,7 @@ impl NodeManager {
         let served = match listener {
             Some(l) => Some(
                 self.pool
-                    .listen(l, inst.clone())
+                    .listen_spread(l, inst.clone(), self.spread())
                     .map_err(|e| NodeError::Io(format!("cannot listen: {e:#}")))?,
             ),
             None => {
@@ -755,7 +768,7 @@ impl NodeManager {
             let l = self.ports.lock().bind_held(self.settings.host, port)?;
             let served = self
                 .pool
-                .listen(l, inst)
+                .listen_spread(l, inst, self.spread())
                 .map_err(|e| NodeError::Io(format!("cannot listen: {e:#}")))?;
             db.listener = Some(served);
         }
@@ -995,7 +1008,7 @@ impl NodeManager {
             if let Some(inst) = db.instance.clone() {
                 let served = self
                     .pool
-                    .listen(l, inst)
+                    .listen_spread(l, inst, self.spread())
                     .map_err(|e| NodeError::Io(format!("cannot listen: {e:#}")))?;
                 db.listener = Some(served);
             }

@@ -135,6 +135,14 @@ async fn run(
             }
             inst.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
             client.info.touch();
+            // Tenants share this thread: one that has had more than its share lets a
+            // neighbour's queued request go first.
+            let fair_key = Arc::as_ptr(inst) as usize;
+            let tenant = client.front_door.is_some() || inst.is_tenant();
+            if tenant && crate::fair::should_yield(fair_key) {
+                tokio::task::yield_now().await;
+            }
+            let batch_started = tenant.then(std::time::Instant::now);
             let mut close = false;
             loop {
                 if pos >= rbuf.len() {
@@ -203,6 +211,9 @@ async fn run(
                 pos = 0;
             }
             client.info.qbuf.store(rbuf.len() - pos, Relaxed);
+            if let Some(t) = batch_started {
+                crate::fair::record(fair_key, t.elapsed());
+            }
             write_out(stream, inst, &mut out).await?;
             flush_stats(inst, client);
             if close {

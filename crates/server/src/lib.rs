@@ -6,6 +6,7 @@
 //! Background work (active expiry) runs on the pool's cron thread.
 
 mod conn;
+mod fair;
 pub mod pool;
 
 use std::net::{SocketAddr, TcpListener as StdListener};

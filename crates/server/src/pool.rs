@@ -32,6 +32,8 @@ pub struct IoPool {
     handles: Vec<Handle>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next: AtomicUsize,
+    /// Home thread of the next spread listener.
+    next_home: AtomicUsize,
     stopping: AtomicBool,
     stop: Arc<Notify>,
     /// Instances the cron serves (active expiry, ops/sec sampling).
@@ -66,6 +68,7 @@ impl IoPool {
             handles,
             threads: Mutex::new(joins),
             next: AtomicUsize::new(0),
+            next_home: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             stop,
             instances: Mutex::new(Vec::new()),
@@ -85,6 +88,16 @@ impl IoPool {
     fn next_handle(&self) -> &Handle {
         let i = self.next.fetch_add(1, Relaxed) % self.handles.len();
         &self.handles[i]
+    }
+
+    /// The thread for the `k`-th connection of a listener placed as `p`.
+    fn handle_for(&self, p: Placement, k: usize) -> &Handle {
+        match p {
+            Placement::All => self.next_handle(),
+            Placement::Spread { home, width } => {
+                &self.handles[(home + k % width) % self.handles.len()]
+            }
+        }
     }
 
     /// Puts `inst` under the cron (active expiry, ops/sec). Dropped instances leave by
@@ -110,6 +123,32 @@ impl IoPool {
         l: StdListener,
         inst: Arc<Instance>,
     ) -> anyhow::Result<Listener> {
+        self.listen_on(l, inst, Placement::All)
+    }
+
+    /// Like [`listen`](Self::listen), but the connections go to `width` consecutive
+    /// I/O threads starting at a home thread the pool picks (the next in turn), not to
+    /// all of them. Databases sharing a process then mostly run on different threads,
+    /// so one driven flat out does not delay a neighbour's requests (see
+    /// docs/architecture.md, fairness).
+    pub fn listen_spread(
+        self: &Arc<Self>,
+        l: StdListener,
+        inst: Arc<Instance>,
+        width: usize,
+    ) -> anyhow::Result<Listener> {
+        let n = self.handles.len();
+        let home = self.next_home.fetch_add(1, Relaxed) % n;
+        let width = width.clamp(1, n);
+        self.listen_on(l, inst, Placement::Spread { home, width })
+    }
+
+    fn listen_on(
+        self: &Arc<Self>,
+        l: StdListener,
+        inst: Arc<Instance>,
+        placement: Placement,
+    ) -> anyhow::Result<Listener> {
         if self.stopping.load(Relaxed) {
             anyhow::bail!("the server is stopping");
         }
@@ -133,7 +172,7 @@ impl IoPool {
                 }
             };
             let _ = ready_tx.send(Ok(()));
-            accept_loop(listener, inst, pool, task_stop, &task_alive).await;
+            accept_loop(listener, inst, pool, placement, task_stop, &task_alive).await;
             task_alive.store(false, Relaxed);
             // The listener is dropped here, before `done` is sent: once close()
             // returns, the port is free.
@@ -236,13 +275,24 @@ impl Drop for Listener {
     }
 }
 
+/// Which I/O threads a listener's connections go to.
+#[derive(Clone, Copy, Debug)]
+enum Placement {
+    /// Every thread in turn (a standalone node: one database uses every core).
+    All,
+    /// `width` threads from `home`.
+    Spread { home: usize, width: usize },
+}
+
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     inst: Arc<Instance>,
     pool: Weak<IoPool>,
+    placement: Placement,
     stop: Arc<Notify>,
     alive: &AtomicBool,
 ) {
+    let mut accepted_count = 0usize;
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -260,12 +310,14 @@ async fn accept_loop(
                 let _ = s.set_nodelay(true);
                 let Ok(std_s) = s.into_std() else { continue };
                 let inst = inst.clone();
-                pool.next_handle().spawn(async move {
-                    match tokio::net::TcpStream::from_std(std_s) {
-                        Ok(stream) => serve_connection(stream, inst).await,
-                        Err(e) => tracing::warn!("dropping connection: {e}"),
-                    }
-                });
+                accepted_count = accepted_count.wrapping_add(1);
+                pool.handle_for(placement, accepted_count)
+                    .spawn(async move {
+                        match tokio::net::TcpStream::from_std(std_s) {
+                            Ok(stream) => serve_connection(stream, inst).await,
+                            Err(e) => tracing::warn!("dropping connection: {e}"),
+                        }
+                    });
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
