@@ -15,7 +15,8 @@ in one run, on this machine. Not a test: only --smoke is part of scripts/test.sh
                                      < 10 ms per database)
   scripts/bench-tenancy.py all       the three
 
-Options: --rounds R (default 3; medians are reported), --requests N (door, per run at
+Options: --rounds R (default 3; medians are reported), --autogroup as-is|off|both
+(fairness: the kernel's per-session CPU groups; see docs/benchmarks.md), --requests N (door, per run at
 -P 1; -P 16 sends 16x, at most 10M), --databases N (density, default 1000),
 --smoke (tiny runs that prove the script works), --write FILE (append a markdown
 section to FILE, e.g. docs/benchmarks.md), --no-build.
@@ -224,7 +225,42 @@ def loaded_probe(load_port, probe_port, pw, a):
         heavy.wait()
 
 
+AUTOGROUP = "/proc/sys/kernel/sched_autogroup_enabled"
+
+
+def autogroup():
+    try:
+        with open(AUTOGROUP) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return None
+
+
+def set_autogroup(on):
+    with open(AUTOGROUP, "w") as f:
+        f.write("1" if on else "0")
+
+
 def mode_fairness(binary, work, a):
+    """Runs the fairness comparison under the scheduler settings asked for."""
+    before = autogroup()
+    settings = {"as-is": [before], "off": [False], "both": [True, False]}[a.autogroup]
+    if settings != [before] and os.geteuid() != 0:
+        die("--autogroup off/both changes kernel.sched_autogroup_enabled and needs root")
+    lines, title = [], "Fairness: a light probe beside a flat-out neighbour"
+    try:
+        for on in settings:
+            if on is not None and on != autogroup():
+                set_autogroup(on)
+            label = {True: "on", False: "off", None: "unknown"}[autogroup()]
+            lines += [f"Scheduler autogroup: **{label}**.", ""] + fairness_once(binary, work, a) + [""]
+    finally:
+        if before is not None and autogroup() != before:
+            set_autogroup(before)
+    return title, lines
+
+
+def fairness_once(binary, work, a):
     pw = "fair-secret"
     mini, _front, ports = miniredis_server(binary, work, [("heavy", pw), ("light", pw)])
     r_heavy, rh = redis_server(work, "redis-heavy", pw)
@@ -256,9 +292,10 @@ def mode_fairness(binary, work, a):
     lines.append("")
     lines.append(f"Probe p99 under load, MiniRedis / Redis: **{m / r:.2f}** (goal: at most 1.00). "
                  "MiniRedis: databases `heavy` and `light` in one `miniredis server`; Redis: two "
-                 "redis-server processes. Load: redis-benchmark -c 50 -P 16 SET/GET on `heavy`; "
+                 "redis-server processes, each started in its own session like the MiniRedis "
+                 "process. Load: redis-benchmark -c 50 -P 16 SET/GET on `heavy`; "
                  f"probe: redis-benchmark -c 1 -P 1 GET, {a.probe_requests} requests, on `light`.")
-    return "Fairness: a light probe beside a flat-out neighbour", lines
+    return lines
 
 
 def rss_kb(pid):
@@ -311,6 +348,9 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--write")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--autogroup", choices=["as-is", "off", "both"], default="as-is",
+                    help="fairness: run under the kernel's autogroup setting as it is, with it "
+                         "off, or both (off/both need root; the setting is restored)")
     a = ap.parse_args()
     if a.smoke:
         a.rounds, a.requests, a.probe_requests, a.databases = 1, 2000, 2000, 20

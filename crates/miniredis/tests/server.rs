@@ -185,7 +185,11 @@ password = "p3"
         "pinned"
     );
     // Let a snapshot happen, then kill the whole process without warning.
-    let manifest = dir.join("data").join("databases.json");
+    let manifest = dir
+        .join("data")
+        .join("databases")
+        .join("pinned")
+        .join("database.json");
     let snap = dir
         .join("data")
         .join("databases")

@@ -20,7 +20,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use server::{IoPool, Listener};
 
-use crate::manifest::{self, Manifest, Record};
+use crate::manifest::{self, Record};
 use crate::ports::{PortCapacity, PortPool};
 use crate::spec::{DatabaseSpec, Limits, LimitsPatch, Origin, Persistence, PortChoice};
 use crate::NodeError;
@@ -211,8 +211,6 @@ pub struct NodeManager {
     pub(crate) pool: Arc<IoPool>,
     ports: Mutex<PortPool>,
     pub(crate) dbs: RwLock<BTreeMap<String, Arc<Mutex<Db>>>>,
-    /// What goes to disk: one record per database.
-    records: Mutex<BTreeMap<String, Record>>,
     pub(crate) stopping: AtomicBool,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -228,20 +226,21 @@ impl NodeManager {
                 settings.data_dir.display()
             ))
         })?;
-        let m = manifest::read(&settings.data_dir).map_err(NodeError::Io)?;
+        let records = manifest::read_all(&settings.data_dir).map_err(NodeError::Io)?;
+        let quarantine = manifest::read_quarantine(&settings.data_dir).map_err(NodeError::Io)?;
         let mut ports = PortPool::new(
             settings.port_start,
             settings.port_end,
             settings.port_quarantine,
         )?;
         let now = SystemTime::now();
-        for (p, until_ms) in &m.quarantine {
+        for (p, until_ms) in &quarantine {
             ports.rest_until(
                 *p,
                 SystemTime::UNIX_EPOCH + Duration::from_millis(*until_ms),
             );
         }
-        for r in &m.databases {
+        for r in &records {
             if let Some(p) = r.port {
                 ports.mark_used(p);
             }
@@ -252,11 +251,10 @@ impl NodeManager {
             pool,
             ports: Mutex::new(ports),
             dbs: RwLock::new(BTreeMap::new()),
-            records: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
             supervisor: Mutex::new(None),
         });
-        for r in m.databases {
+        for r in records {
             let name = r.spec.name.clone();
             let db = Db {
                 spec: r.spec.clone(),
@@ -276,7 +274,6 @@ impl NodeManager {
             };
             let cell = Arc::new(Mutex::new(db));
             mgr.dbs.write().insert(name.clone(), cell.clone());
-            mgr.records.lock().insert(name.clone(), r.clone());
             if r.running {
                 let mut db = cell.lock();
                 db.event("restoring after process start");
@@ -286,7 +283,7 @@ impl NodeManager {
                 }
             }
         }
-        mgr.save_manifest()?;
+        mgr.save_quarantine()?;
         let weak = Arc::downgrade(&mgr);
         let handle = std::thread::Builder::new()
             .name("miniredis-supervisor".into())
@@ -591,8 +588,9 @@ impl NodeManager {
         }
         drop(db);
         self.dbs.write().remove(name);
-        self.records.lock().remove(name);
-        self.save_manifest()
+        manifest::sync_dir(&manifest::databases_dir(&self.settings.data_dir))
+            .map_err(NodeError::Io)?;
+        self.save_quarantine()
     }
 
     /// Changes limits live: the running instance sees them at once.
@@ -848,7 +846,7 @@ impl NodeManager {
     }
 
     /// Updates the on-disk record of one database from its current state.
-    fn record(&self, name: &str, cell: &Arc<Mutex<Db>>) -> Result<(), NodeError> {
+    fn record(&self, _name: &str, cell: &Arc<Mutex<Db>>) -> Result<(), NodeError> {
         let r = {
             let db = cell.lock();
             Record {
@@ -858,31 +856,25 @@ impl NodeManager {
                 created_at_ms: db.created_at_ms,
             }
         };
-        self.records.lock().insert(name.to_string(), r);
-        self.save_manifest()
+        manifest::write_record(&self.settings.data_dir, &r).map_err(NodeError::Io)
     }
 
-    fn save_manifest(&self) -> Result<(), NodeError> {
-        let records = self.records.lock();
-        let m = Manifest {
-            version: 1,
-            databases: records.values().cloned().collect(),
-            quarantine: self
-                .ports
-                .lock()
-                .resting()
-                .into_iter()
-                .map(|(p, t)| {
-                    (
-                        p,
-                        t.duration_since(SystemTime::UNIX_EPOCH)
-                            .map(|d| d.as_millis() as u64)
-                            .unwrap_or(0),
-                    )
-                })
-                .collect(),
-        };
-        manifest::write(&self.settings.data_dir, &m).map_err(NodeError::Io)
+    fn save_quarantine(&self) -> Result<(), NodeError> {
+        let q: Vec<(u16, u64)> = self
+            .ports
+            .lock()
+            .resting()
+            .into_iter()
+            .map(|(p, t)| {
+                (
+                    p,
+                    t.duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0),
+                )
+            })
+            .collect();
+        manifest::write_quarantine(&self.settings.data_dir, &q).map_err(NodeError::Io)
     }
 
     /// Reconciles the databases declared in a configuration file with what exists:

@@ -1,7 +1,9 @@
-//! The manager's record on disk: which databases exist, their ports, whether they
-//! should be running, and which ports rest in quarantine. Written atomically (temp
-//! file, fsync, rename) after every change, so a killed process restarts with the
-//! last acknowledged state. The file holds passwords, so it is created 0600.
+//! The manager's record on disk. Each database has a small `database.json` in its own
+//! directory (its spec, port, whether it should be running); the ports resting in
+//! quarantine are in `quarantine.json`. A change rewrites one small file atomically
+//! (temp file, fsync, rename, fsync of the directory), so the cost of a change does
+//! not grow with the number of databases, and a killed process restarts with the last
+//! acknowledged state. The files hold passwords, so they are created 0600.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::DatabaseSpec;
 
-pub const FILE_NAME: &str = "databases.json";
+pub const RECORD_FILE: &str = "database.json";
+pub const QUARANTINE_FILE: &str = "quarantine.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
@@ -22,39 +25,80 @@ pub struct Record {
     pub created_at_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct Manifest {
-    pub version: u32,
-    pub databases: Vec<Record>,
-    /// (port, unix ms until which it rests).
-    #[serde(default)]
-    pub quarantine: Vec<(u16, u64)>,
+/// Where the databases' directories live.
+pub fn databases_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("databases")
 }
 
-pub fn path(dir: &Path) -> PathBuf {
-    dir.join(FILE_NAME)
+/// Reads every database's record. A directory without a record (a create that did
+/// not finish) is skipped; a damaged record is an error, because starting without a
+/// database would silently drop a tenant.
+pub fn read_all(data_dir: &Path) -> Result<Vec<Record>, String> {
+    let dir = databases_dir(data_dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let p = entry.path().join(RECORD_FILE);
+        match std::fs::read(&p) {
+            Ok(bytes) => {
+                let r: Record = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("cannot parse {}: {e}", p.display()))?;
+                if entry.file_name().to_str() != Some(r.spec.name.as_str()) {
+                    return Err(format!(
+                        "{} names database '{}', not its directory's",
+                        p.display(),
+                        r.spec.name
+                    ));
+                }
+                out.push(r);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+        }
+    }
+    out.sort_by_key(|r| r.created_at_ms);
+    Ok(out)
 }
 
-/// Reads the manifest; a missing file is an empty manifest, a damaged one an error
-/// (starting with no databases would silently drop every tenant).
-pub fn read(dir: &Path) -> Result<Manifest, String> {
-    let p = path(dir);
+pub fn write_record(data_dir: &Path, r: &Record) -> Result<(), String> {
+    let dir = databases_dir(data_dir).join(&r.spec.name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let bytes = serde_json::to_vec_pretty(r).map_err(|e| e.to_string())?;
+    write_atomic(&dir, RECORD_FILE, &bytes)
+}
+
+/// (port, unix ms until which it rests).
+pub fn read_quarantine(data_dir: &Path) -> Result<Vec<(u16, u64)>, String> {
+    let p = data_dir.join(QUARANTINE_FILE);
     match std::fs::read(&p) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map_err(|e| format!("cannot parse {}: {e}", p.display()))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
-            version: 1,
-            ..Manifest::default()
-        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(format!("cannot read {}: {e}", p.display())),
     }
 }
 
-pub fn write(dir: &Path, m: &Manifest) -> Result<(), String> {
-    let p = path(dir);
-    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-    let bytes = serde_json::to_vec_pretty(m).map_err(|e| e.to_string())?;
+pub fn write_quarantine(data_dir: &Path, q: &[(u16, u64)]) -> Result<(), String> {
+    let bytes = serde_json::to_vec(q).map_err(|e| e.to_string())?;
+    write_atomic(data_dir, QUARANTINE_FILE, &bytes)
+}
+
+/// Makes a removal (a deleted database's directory) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), String> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("cannot sync {}: {e}", dir.display()))
+}
+
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    let p = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
     let res = (|| -> std::io::Result<()> {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -63,7 +107,7 @@ pub fn write(dir: &Path, m: &Manifest) -> Result<(), String> {
             opts.mode(0o600);
         }
         let mut f = opts.open(&tmp)?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &p)?;
         std::fs::File::open(dir)?.sync_all()
