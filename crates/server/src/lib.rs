@@ -269,7 +269,8 @@ fn accept_thread(
 }
 
 /// Periodic work, `hz` times a second: active expiry within a CPU budget, as Redis's
-/// serverCron does (at most ~25% of one core).
+/// serverCron does (at most ~25% of one core); with a maxmemory, a fresh allocator sample
+/// and the eviction a command's pass left unfinished (its time limit ran out).
 fn cron_thread(inst: Arc<Instance>, stop: Arc<AtomicBool>) {
     while !stop.load(Relaxed) && !inst.shutdown_requested.load(Relaxed) {
         let hz = inst.config.read().hz.clamp(1, 500);
@@ -277,6 +278,10 @@ fn cron_thread(inst: Arc<Instance>, stop: Arc<AtomicBool>) {
         let budget = period / 4;
         let started = std::time::Instant::now();
         inst.sample_ops();
+        if inst.limits.maxmemory() != 0 {
+            inst.sample_allocator();
+            inst.evict_to_limit();
+        }
         while inst.active_expire_enabled.load(Relaxed) {
             let now = commands::instance::unix_ms();
             let (visited, expired) = inst.ks.active_expire(now, 1024);
