@@ -243,15 +243,15 @@ fn set_generic(
     style: SetReply,
 ) {
     let (db, now) = (ctx.db(), ctx.now_ms);
-    // With GET the old value is read as GET reads it (counted as a hit or miss).
-    let found = if get {
-        ctx.ks.get(db, key, now)
+    // With GET the old value is read as GET reads it (counted as a hit or miss). The
+    // lookup is the `match`'s scrutinee, so the borrowed entry is released (and its size
+    // change charged) before the steps below need the keyspace again.
+    let lookup = if get {
+        Locked::get
     } else {
-        ctx.ks.get_for_write(db, key, now)
+        Locked::get_for_write
     };
-    // `match` on the temporary, so the borrowed entry is released (and its size change
-    // charged) before the steps below need the keyspace again.
-    let step = match { found } {
+    let step = match lookup(ctx.ks, db, key, now) {
         Some(mut e) => {
             let mut step = Step::Done;
             if get {
