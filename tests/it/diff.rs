@@ -93,6 +93,7 @@ cases!(
     conn_hello,
     conn_client,
     server_config,
+    server_maxmemory,
     server_misc,
     server_command,
     resp3,

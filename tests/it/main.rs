@@ -1,9 +1,10 @@
 //! Integration tests, linked into one binary: differential tests against Redis
-//! (`diff`), real clients (`clients`), malformed input (`robust`),
-//! RDB snapshots exchanged with Redis (`rdb`).
+//! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
+//! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`).
 
 mod clients;
 mod diff;
+mod eviction;
 mod lifecycle;
 mod rdb;
 mod robust;

@@ -13,7 +13,9 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u64,
-    /// MiniRedis: at most this many keys (0 = no limit).
+    pub maxmemory_eviction_tenacity: u64,
+    /// MiniRedis: refuse commands flagged `denyoom` once the keyspace holds this many
+    /// keys (0 = no limit).
     pub maxkeys: u64,
     pub appendonly: bool,
     pub appendfsync: String,
@@ -46,8 +48,11 @@ pub struct Config {
     pub shards: usize,
     /// MiniRedis: I/O threads serving connections (0 = one per core).
     pub io_threads: usize,
-    /// The instance is a tenant database in a shared process: process-wide commands
-    /// are refused and the operator's settings are protected (not a CONFIG parameter).
+    /// The instance is one tenant database in a process shared with others: its memory
+    /// figures (INFO and maxmemory) are its keyspace's accounted bytes, since the
+    /// allocator's figures are the whole process's; process-wide commands are refused and
+    /// the operator's settings are protected. Not a CONFIG parameter; the platform sets
+    /// it when it creates the instance.
     pub tenant: bool,
     /// A tenant database's name: `AUTH <name> <password>` opens it (not a CONFIG
     /// parameter).
@@ -63,6 +68,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
             maxkeys: 0,
             appendonly: false,
             appendfsync: "everysec".into(),
@@ -211,6 +217,23 @@ pub static PARAMS: &[Param] = &[
         true,
         |c| c.maxmemory_samples.to_string(),
         |c, v| c.maxmemory_samples = num(v)
+    ),
+    p!(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        true,
+        |c| c.maxmemory_eviction_tenacity.to_string(),
+        |c, v| c.maxmemory_eviction_tenacity = num(v)
+    ),
+    p!(
+        "maxkeys",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.maxkeys.to_string(),
+        |c, v| c.maxkeys = num(v)
     ),
     p!(
         "appendonly",
@@ -548,16 +571,13 @@ pub fn keyspace_events_canonical(v: &str) -> Option<String> {
     Some(out)
 }
 
-/// Settings this version cannot honour. Asking for durability or a memory cap that
-/// would silently do nothing is refused instead (persistence and eviction arrive in
-/// later versions); returns the reason for the first such setting of `name = value`.
+/// Settings this version cannot honour. Asking for durability that would silently do
+/// nothing is refused instead (persistence arrives in a later version); returns the
+/// reason for the first such setting of `name = value`.
 pub fn unsupported(name: &str, value: &str) -> Option<&'static str> {
     match name {
         "appendonly" if value.eq_ignore_ascii_case("yes") => {
             Some("AOF persistence is not available in this version of MiniRedis")
-        }
-        "maxmemory" if parse_memory(value).is_some_and(|n| n > 0) => {
-            Some("maxmemory is not enforced in this version of MiniRedis")
         }
         _ => None,
     }
@@ -743,6 +763,15 @@ mod tests {
             Err(ConfigError::AtLine { .. })
         ));
         assert!(c.apply_file_text("maxmemory 0").is_ok());
-        assert!(c.apply_file_text("maxmemory 1mb").is_err());
+        c.apply_file_text("maxmemory 1mb\nmaxkeys 1000\nmaxmemory-eviction-tenacity 20")
+            .expect("limits are honoured");
+        assert_eq!(
+            (c.maxmemory, c.maxkeys, c.maxmemory_eviction_tenacity),
+            (1 << 20, 1000, 20)
+        );
+        assert!(c
+            .apply_file_text("maxmemory-eviction-tenacity 101")
+            .is_err());
+        assert!(c.apply_file_text("maxkeys -1").is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! What a handler gets: the instance, its client, the reply writer and the locked shards.
 
-use engine::Locked;
+use engine::{Access, Locked};
 use resp::ReplyWriter;
 
 use crate::client::Client;
@@ -18,6 +18,9 @@ pub struct Ctx<'a, 'k> {
     pub ks: &'a mut Locked<'k>,
     /// The command's clock, read once per command (Unix ms), as Redis caches `mstime`.
     pub now_ms: u64,
+    /// How this command records key accesses (LRU time or LFU counter, per the
+    /// instance's maxmemory-policy), read once per command with the clock.
+    pub access: Access,
 }
 
 impl Ctx<'_, '_> {

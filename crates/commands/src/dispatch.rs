@@ -11,7 +11,7 @@ use resp::ReplyWriter;
 use crate::client::{Client, LocalCmdStat, ReplyMode};
 use crate::ctx::Ctx;
 use crate::errors;
-use crate::instance::{unix_ms, Instance};
+use crate::instance::{unix_ms, Instance, LimitState};
 use crate::registry::registry;
 use crate::spec::{flags, CommandSpec};
 
@@ -90,6 +90,17 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         finish_reply(client, out, mark, skipping);
         return;
     }
+    // Memory and key limits: evict if over maxmemory, refuse commands that may add data
+    // when that fails or when maxkeys is reached. This runs before the command's shards
+    // are locked, because eviction locks shards itself.
+    if let Some(msg) = check_limits(inst, spec) {
+        inst.stats.record_error(&msg);
+        client.last_command_failed = true;
+        out.error(&msg);
+        record(client, id, 0, true);
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
     client.info.last_cmd.store(id, Relaxed);
     let mut locked = lock_for(inst, spec, argv);
     let started = Instant::now();
@@ -116,6 +127,20 @@ fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -
         return Some(errors::MISCONF.to_string());
     }
     None
+}
+
+/// The error a command gets for being over the memory or key limit, if any.
+#[inline]
+fn check_limits(inst: &Instance, spec: &CommandSpec) -> Option<String> {
+    let limits = &inst.limits;
+    if limits.maxmemory() == 0 && limits.maxkeys() == 0 {
+        return None;
+    }
+    match inst.check_limits(spec.has(flags::DENYOOM)) {
+        LimitState::Ok => None,
+        LimitState::OutOfMemory => Some(errors::OOM.to_string()),
+        LimitState::TooManyKeys(max) => Some(errors::maxkeys_reached(max)),
+    }
 }
 
 /// Locks the shards a command needs, from its spec.
@@ -156,12 +181,14 @@ pub fn run(
     let Some(handler) = spec.handler else {
         return;
     };
+    let now_ms = unix_ms();
     let mut ctx = Ctx {
         inst,
         client,
         out,
         ks: locked,
-        now_ms: unix_ms(),
+        now_ms,
+        access: inst.access_clock(now_ms),
     };
     handler(&mut ctx, argv);
 }
@@ -223,5 +250,148 @@ pub fn flush_stats(inst: &Instance, client: &mut Client) {
     if client.dirty > 0 {
         inst.dirty
             .fetch_add(std::mem::take(&mut client.dirty), Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::families::util::testkit::Kit;
+    use crate::instance::LimitState;
+
+    const OK: &str = "+OK\r\n";
+    const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+    fn info_field(k: &mut Kit, section: &str, name: &str) -> u64 {
+        let text = k.run(&format!("info {section}"));
+        let prefix = format!("{name}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    fn tenant() -> Kit {
+        let k = Kit::new();
+        k.inst.update_config(|c| c.tenant = true);
+        k
+    }
+
+    #[test]
+    fn noeviction_refuses_denyoom_commands_only() {
+        let mut k = tenant();
+        for i in 0..100 {
+            assert_eq!(k.run(&format!("set k{i} {}", "v".repeat(100))), OK);
+        }
+        let used = k.inst.ks.used_memory();
+        assert_eq!(info_field(&mut k, "memory", "used_memory"), used);
+        assert_eq!(k.run("config set maxmemory 1000"), OK);
+        assert_eq!(info_field(&mut k, "memory", "maxmemory"), 1000);
+        assert_eq!(k.run("set x 1"), OOM);
+        assert_eq!(k.run("append k1 x"), OOM);
+        // Reads and deletions still work.
+        assert!(k.run("get k1").starts_with("$100"));
+        assert_eq!(k.run("del k1 k2"), ":2\r\n");
+        assert_eq!(k.run("expire k3 100"), ":1\r\n");
+        assert!(k.run("info errorstats").contains("errorstat_OOM:count=2"));
+        assert!(k
+            .run("info commandstats")
+            .contains("cmdstat_set:calls=100,"));
+        assert!(k
+            .run("info commandstats")
+            .contains("rejected_calls=1,failed_calls=0"));
+        assert_eq!(k.run("config set maxmemory 0"), OK);
+        assert_eq!(k.run("set x 1"), OK);
+        assert_eq!(info_field(&mut k, "stats", "evicted_keys"), 0);
+    }
+
+    #[test]
+    fn allkeys_policies_evict_down_to_the_limit() {
+        for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
+            let mut k = tenant();
+            assert_eq!(k.run(&format!("config set maxmemory-policy {policy}")), OK);
+            assert_eq!(k.run("config set maxmemory 50kb"), OK);
+            for i in 0..2000 {
+                assert_eq!(
+                    k.run(&format!("set k{i} {}", "v".repeat(100))),
+                    OK,
+                    "{policy}"
+                );
+                assert!(
+                    k.inst.ks.used_memory() <= 50 * 1024 + 400,
+                    "{policy} at {i}"
+                );
+            }
+            let evicted = info_field(&mut k, "stats", "evicted_keys");
+            let keys = k.inst.ks.key_count();
+            assert!(evicted > 1000, "{policy}: {evicted} evicted");
+            assert_eq!(evicted + keys, 2000, "{policy}");
+            k.inst.ks.check_accounting();
+            // Lowering the limit evicts on the next command, whatever it is (with no time
+            // limit on one pass, so that it finishes within the command).
+            assert_eq!(k.run("config set maxmemory-eviction-tenacity 100"), OK);
+            assert_eq!(k.run("config set maxmemory 10kb"), OK);
+            k.run("ping");
+            assert!(k.inst.ks.used_memory() <= 10 * 1024, "{policy}");
+        }
+    }
+
+    #[test]
+    fn volatile_policies_fail_without_volatile_keys() {
+        for policy in [
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+        ] {
+            let mut k = tenant();
+            for i in 0..50 {
+                k.run(&format!("set p{i} {}", "v".repeat(100)));
+                k.run(&format!("set t{i} {} ex {}", "v".repeat(100), 1000 + i));
+            }
+            assert_eq!(k.run(&format!("config set maxmemory-policy {policy}")), OK);
+            let half = k.inst.ks.used_memory() / 2 + 500;
+            assert_eq!(k.run(&format!("config set maxmemory {half}")), OK);
+            // Volatile keys go first; once they are gone nothing more can be evicted.
+            assert_eq!(k.run("get p0").len(), 108, "{policy}");
+            assert_eq!(k.run("set more x"), OK, "{policy}");
+            assert_eq!(k.run("config set maxmemory 100"), OK);
+            assert_eq!(k.run("set more2 x"), OOM, "{policy}");
+            assert_eq!(k.run("dbsize"), ":51\r\n", "{policy}: persistent keys stay");
+        }
+    }
+
+    #[test]
+    fn maxkeys_refuses_denyoom_commands_at_the_limit() {
+        let mut k = Kit::new();
+        assert_eq!(k.run("config set maxkeys 3"), OK);
+        assert_eq!(
+            k.run("config get maxkeys"),
+            "*2\r\n$7\r\nmaxkeys\r\n$1\r\n3\r\n"
+        );
+        assert_eq!(k.run("mset a 1 b 2 c 3"), OK);
+        let refused = "-ERR command not allowed when the number of keys >= 'maxkeys' (3)\r\n";
+        assert_eq!(k.run("set d 4"), refused);
+        assert_eq!(k.run("incr a"), refused, "denyoom even for an existing key");
+        assert_eq!(k.run("get a"), "$1\r\n1\r\n");
+        assert_eq!(k.run("expire a 100"), ":1\r\n");
+        assert_eq!(k.run("unlink b"), ":1\r\n");
+        assert_eq!(k.run("set d 4"), OK);
+        assert_eq!(k.inst.check_limits(true), LimitState::TooManyKeys(3));
+        assert_eq!(k.run("config set maxkeys 0"), OK);
+        assert_eq!(k.run("set e 5"), OK);
+    }
+
+    #[test]
+    fn tenant_info_reports_accounted_memory() {
+        let mut k = tenant();
+        assert_eq!(info_field(&mut k, "memory", "used_memory"), 0);
+        k.run("set a hello");
+        let used = info_field(&mut k, "memory", "used_memory");
+        assert_eq!(used, k.inst.ks.used_memory());
+        assert!(used > 100, "{used}");
+        k.run("config set maxmemory 1mb");
+        assert!(k.run("info memory").contains("maxmemory_human:1.00M\r\n"));
+        k.run("flushall");
+        assert_eq!(info_field(&mut k, "memory", "used_memory"), 0);
     }
 }

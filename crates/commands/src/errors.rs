@@ -39,6 +39,12 @@ pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// A command that may add data, refused because the keyspace holds `maxkeys` keys
+/// (a MiniRedis limit; worded after the OOM error).
+pub fn maxkeys_reached(max: u64) -> String {
+    format!("ERR command not allowed when the number of keys >= 'maxkeys' ({max})")
+}
 pub const NX_XX: &str = "ERR XX and NX options at the same time are not compatible";
 pub const GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";

@@ -2,12 +2,12 @@
 //! `miniredis node` runs one; the platform runs one per tenant database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use engine::{Keyspace, KeyspaceConfig};
+use engine::{Access, Keyspace, KeyspaceConfig, Policy};
 use parking_lot::{Mutex, RwLock};
 
 use crate::client::ClientInfo;
@@ -59,9 +59,100 @@ impl Stats {
     }
 }
 
+/// Every maxmemory policy, indexed by its code in [`Limits`].
+const POLICIES: [Policy; 8] = [
+    Policy::NoEviction,
+    Policy::AllKeysLru,
+    Policy::AllKeysLfu,
+    Policy::AllKeysRandom,
+    Policy::VolatileLru,
+    Policy::VolatileLfu,
+    Policy::VolatileRandom,
+    Policy::VolatileTtl,
+];
+
+/// The configuration dispatch consults on every command (memory and key limits, the
+/// eviction policy and its clock), copied out of [`Config`] into atomics whenever it
+/// changes, so the hot path reads a few cache-resident words instead of taking the
+/// config lock, whose reader count would be written by every core.
+#[derive(Debug, Default)]
+pub struct Limits {
+    maxmemory: AtomicU64,
+    maxkeys: AtomicU64,
+    policy: AtomicU8,
+    samples: AtomicU32,
+    tenacity: AtomicU32,
+    lfu_log_factor: AtomicU32,
+    lfu_decay_time: AtomicU32,
+    tenant: AtomicBool,
+}
+
+impl Limits {
+    fn load(&self, c: &Config) {
+        self.maxmemory.store(c.maxmemory, Relaxed);
+        self.maxkeys.store(c.maxkeys, Relaxed);
+        let policy = Policy::parse(&c.maxmemory_policy).unwrap_or_default();
+        let code = POLICIES.iter().position(|p| *p == policy).unwrap_or(0);
+        self.policy.store(code as u8, Relaxed);
+        let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        self.samples
+            .store(small(c.maxmemory_samples).max(1), Relaxed);
+        self.tenacity
+            .store(small(c.maxmemory_eviction_tenacity), Relaxed);
+        self.lfu_log_factor.store(small(c.lfu_log_factor), Relaxed);
+        self.lfu_decay_time.store(small(c.lfu_decay_time), Relaxed);
+        self.tenant.store(c.tenant, Relaxed);
+    }
+
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Relaxed)
+    }
+
+    pub fn maxkeys(&self) -> u64 {
+        self.maxkeys.load(Relaxed)
+    }
+
+    pub fn policy(&self) -> Policy {
+        POLICIES[usize::from(self.policy.load(Relaxed)) % POLICIES.len()]
+    }
+
+    pub fn tenant(&self) -> bool {
+        self.tenant.load(Relaxed)
+    }
+
+    /// How long one eviction pass may run before the command goes ahead and the cron
+    /// carries on: 50 us per step of tenacity up to 10 (500 us at the default), then
+    /// 15% more per step, and no limit at 100, as Redis scales it.
+    fn eviction_time_limit(&self) -> Option<Duration> {
+        let t = self.tenacity.load(Relaxed);
+        if t >= 100 {
+            return None;
+        }
+        let us = if t <= 10 {
+            50.0 * f64::from(t)
+        } else {
+            500.0 * 1.15f64.powi(t as i32 - 10)
+        };
+        Some(Duration::from_micros(us as u64))
+    }
+}
+
+/// Where a command stands against the memory and key limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitState {
+    Ok,
+    /// Used memory is over `maxmemory` and eviction could not bring it under.
+    OutOfMemory,
+    /// The keyspace holds `maxkeys` keys or more.
+    TooManyKeys(u64),
+}
+
 pub struct Instance {
     pub ks: Keyspace,
+    /// Read freely; change it through [`Instance::update_config`], which keeps
+    /// [`Instance::limits`] in step.
     pub config: RwLock<Config>,
+    pub limits: Limits,
     pub stats: Stats,
     /// One per command id (see [`registry`]).
     pub cmd_stats: Vec<CmdStat>,
@@ -77,6 +168,10 @@ pub struct Instance {
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire_enabled: AtomicBool,
     memory_peak: AtomicU64,
+    /// The allocator's figure and the keyspace's accounted bytes at the last sample
+    /// (standalone nodes whose allocator reports exactly; see `used_memory_for_limit`).
+    alloc_sample: AtomicU64,
+    accounted_sample: AtomicU64,
     /// (when, total_commands_processed) at the last ops/sec sample, and the rate.
     ops_sample: Mutex<(Instant, u64, u64)>,
     /// Set on a front door only: the directory `AUTH <database> <password>` asks.
@@ -114,9 +209,12 @@ impl Instance {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
+        let limits = Limits::default();
+        limits.load(&config);
         Arc::new(Instance {
             ks,
             config: RwLock::new(config),
+            limits,
             stats: Stats::default(),
             cmd_stats: (0..registry().specs.len())
                 .map(|_| CmdStat::default())
@@ -130,6 +228,8 @@ impl Instance {
             lastsave_unix: AtomicU64::new(unix_ms() / 1000),
             active_expire_enabled: AtomicBool::new(true),
             memory_peak: AtomicU64::new(0),
+            alloc_sample: AtomicU64::new(0),
+            accounted_sample: AtomicU64::new(0),
             ops_sample: Mutex::new((Instant::now(), 0, 0)),
             directory,
             dirty: AtomicU64::new(0),
@@ -206,6 +306,120 @@ impl Instance {
     pub fn requirepass(&self) -> Option<String> {
         self.config.read().requirepass.clone()
     }
+
+    /// Changes the configuration and refreshes what dispatch reads from it.
+    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
+        let mut cfg = self.config.write();
+        let policy_before = self.limits.policy();
+        f(&mut cfg);
+        self.limits.load(&cfg);
+        drop(cfg);
+        if self.limits.policy() != policy_before {
+            self.ks.clear_eviction_pool();
+        }
+    }
+
+    /// The access clock commands stamp keys with at `now_ms`.
+    #[inline]
+    pub fn access_clock(&self, now_ms: u64) -> Access {
+        let policy = self.limits.policy();
+        if policy.is_lfu() {
+            Access::lfu(
+                now_ms,
+                self.limits.lfu_log_factor.load(Relaxed),
+                self.limits.lfu_decay_time.load(Relaxed),
+            )
+        } else {
+            Access::lru(now_ms)
+        }
+    }
+
+    /// The memory figure `maxmemory` is compared with.
+    ///
+    /// A tenant shares its process, so only its keyspace's accounted bytes are its own.
+    /// A standalone node is compared as Redis compares itself, by what the allocator has
+    /// handed out, when the binary installed an allocator probe: the figure sampled by
+    /// the cron (an allocator query is too dear for every command) plus the accounted
+    /// bytes added or freed since, so a burst of writes or evictions counts at once and
+    /// the sample corrects the estimate's drift every cron tick. Without a probe (an
+    /// instance embedded in another program, as in tests) the process's figures are not
+    /// this instance's, and the accounted bytes are used.
+    pub fn used_memory_for_limit(&self) -> u64 {
+        let accounted = self.ks.used_memory();
+        if self.limits.tenant() || allocated_probe().is_none() {
+            return accounted;
+        }
+        let mut base = self.alloc_sample.load(Relaxed);
+        if base == 0 {
+            self.sample_allocator();
+            base = self.alloc_sample.load(Relaxed);
+            if base == 0 {
+                return accounted;
+            }
+        }
+        let since = accounted as i64 - self.accounted_sample.load(Relaxed) as i64;
+        (base as i64).saturating_add(since).max(0) as u64
+    }
+
+    /// Refreshes the allocator sample (cron; standalone nodes with a probe only).
+    pub fn sample_allocator(&self) {
+        if self.limits.tenant() {
+            return;
+        }
+        if let Some(probe) = allocated_probe() {
+            let accounted = self.ks.used_memory();
+            self.alloc_sample.store(probe(), Relaxed);
+            self.accounted_sample.store(accounted, Relaxed);
+        }
+    }
+
+    /// Brings used memory under `maxmemory` by evicting keys as the policy says, as
+    /// Redis does before every command. Returns false when memory is over the limit and
+    /// nothing more can be evicted (noeviction, or no candidate left); true when under
+    /// the limit, or when the pass ran out of time with eviction still possible (the
+    /// cron carries on, and the command is not refused).
+    pub fn evict_to_limit(&self) -> bool {
+        let max = self.limits.maxmemory();
+        if max == 0 || self.used_memory_for_limit() <= max {
+            return true;
+        }
+        let policy = self.limits.policy();
+        if policy == Policy::NoEviction {
+            return false;
+        }
+        let samples = self.limits.samples.load(Relaxed) as usize;
+        let limit = self.limits.eviction_time_limit();
+        let started = Instant::now();
+        let now_ms = unix_ms();
+        let clock = self.access_clock(now_ms);
+        let mut n = 0u32;
+        while self.used_memory_for_limit() > max {
+            if self.ks.evict_one(policy, samples, &clock, now_ms).is_none() {
+                return false;
+            }
+            n += 1;
+            if n % 16 == 0 && limit.is_some_and(|l| started.elapsed() > l) {
+                return true;
+            }
+        }
+        true
+    }
+
+    /// Checks the memory and key limits before a command runs, evicting if needed.
+    /// `denyoom`: the command may add data (refused when over a limit); other commands
+    /// still trigger eviction but always run.
+    pub fn check_limits(&self, denyoom: bool) -> LimitState {
+        if self.limits.maxmemory() != 0 && !self.evict_to_limit() && denyoom {
+            return LimitState::OutOfMemory;
+        }
+        if denyoom {
+            let max = self.limits.maxkeys();
+            if max != 0 && self.ks.key_count() >= max {
+                return LimitState::TooManyKeys(max);
+            }
+        }
+        LimitState::Ok
+    }
 }
 
 /// Wall clock in Unix milliseconds.
@@ -236,6 +450,17 @@ pub struct MemoryStats {
 }
 
 static MEMORY_PROBE: OnceLock<fn() -> MemoryStats> = OnceLock::new();
+static ALLOCATED_PROBE: OnceLock<fn() -> u64> = OnceLock::new();
+
+/// The binary installs a probe that returns the bytes its allocator has handed out, up
+/// to date (a standalone node's maxmemory is enforced against it).
+pub fn set_allocated_probe(f: fn() -> u64) {
+    let _ = ALLOCATED_PROBE.set(f);
+}
+
+fn allocated_probe() -> Option<fn() -> u64> {
+    ALLOCATED_PROBE.get().copied()
+}
 
 /// The binary installs a probe that asks its allocator; without one, figures come
 /// from /proc.

@@ -8,10 +8,27 @@
 //! for a message hop; an idle database costs its empty tables and nothing else. Commands
 //! that must see everything at once (MULTI/EXEC, scripts, FLUSHDB, KEYS, SWAPDB) take
 //! every shard. See docs/architecture.md for the measurements behind this choice.
+//!
+//! # Memory and key accounting
+//!
+//! Every shard knows the bytes its entries are charged ([`Entry::memory_usage`]) and how
+//! many keys it holds, in two atomics beside its lock. They are written only by whoever
+//! holds that shard's lock (a plain load and store, no read-modify-write, and the cache
+//! line is the one the lock already pulled in), and read by anyone without locking:
+//! [`Keyspace::used_memory`] and [`Keyspace::key_count`] sum them, which is what a
+//! tenant's `maxmemory` and `maxkeys` are enforced against before each command. Each
+//! logical database's part of a shard also keeps its own byte total under the lock, so
+//! FLUSHDB can subtract it in O(1). An [`EntryMut`] measures the value when it is handed
+//! out and charges the difference when it is dropped, so in-place changes (APPEND,
+//! SETRANGE, INCR) stay exact without each handler doing arithmetic.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
+use rand::Rng;
 use smallvec::SmallVec;
 
+use crate::evict::{score, Access, Evicted, EvictionPool, Policy};
 use crate::table::{hash_key, Table};
 use crate::value::Entry;
 
@@ -21,6 +38,7 @@ pub struct ShardStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
+    pub evicted_keys: u64,
 }
 
 impl std::ops::AddAssign for ShardStats {
@@ -28,6 +46,7 @@ impl std::ops::AddAssign for ShardStats {
         self.keyspace_hits += o.keyspace_hits;
         self.keyspace_misses += o.keyspace_misses;
         self.expired_keys += o.expired_keys;
+        self.evicted_keys += o.evicted_keys;
     }
 }
 
@@ -37,8 +56,38 @@ struct DbPart {
     table: Table<Entry>,
     /// Keys in `table` that carry an expiry time.
     volatile: usize,
+    /// Bytes the entries of `table` are charged (their sum of `Entry::memory_usage`).
+    used: u64,
     /// Where active expiry resumes.
     sweep_cursor: u64,
+}
+
+/// A shard's memory and key totals, readable without its lock (see the module docs).
+#[derive(Debug, Default)]
+struct Counters {
+    used: AtomicU64,
+    keys: AtomicU64,
+}
+
+/// Applies a change of `bytes` charged and `keys` held to a part's byte total and its
+/// shard's counters. Callers hold the shard's lock, so load-then-store cannot lose an
+/// update, and no locked read-modify-write instruction is paid on the hot path.
+#[inline]
+fn account(part_used: &mut u64, counters: &Counters, bytes: i64, keys: i64) {
+    *part_used = part_used.wrapping_add(bytes as u64);
+    if bytes != 0 {
+        let u = counters.used.load(Relaxed);
+        counters.used.store(u.wrapping_add(bytes as u64), Relaxed);
+    }
+    if keys != 0 {
+        let k = counters.keys.load(Relaxed);
+        counters.keys.store(k.wrapping_add(keys as u64), Relaxed);
+    }
+}
+
+#[inline]
+fn charge_of(e: &Entry) -> i64 {
+    e.memory_usage() as i64
 }
 
 /// Everything one shard lock protects.
@@ -56,11 +105,22 @@ impl Shard {
     }
 }
 
+/// A shard's lock and its lock-free counters, on cache lines of their own: neighbouring
+/// shards are locked by different cores, and sharing a line would make them contend.
+#[repr(align(128))]
+struct Slot {
+    lock: Mutex<Shard>,
+    counters: Counters,
+}
+
 /// The data of one database.
 pub struct Keyspace {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Slot]>,
     shard_mask: usize,
     databases: usize,
+    /// Eviction candidates carried between evictions; also serialises evictors, which
+    /// take it before any shard lock (and never while holding one).
+    pool: Mutex<EvictionPool>,
 }
 
 /// Sizes for a new keyspace.
@@ -93,10 +153,34 @@ impl Keyspace {
         let n = cfg.shards.clamp(1, 256).next_power_of_two();
         let databases = cfg.databases.max(1);
         Keyspace {
-            shards: (0..n).map(|_| Mutex::new(Shard::new(databases))).collect(),
+            shards: (0..n)
+                .map(|_| Slot {
+                    lock: Mutex::new(Shard::new(databases)),
+                    counters: Counters::default(),
+                })
+                .collect(),
             shard_mask: n - 1,
             databases,
+            pool: Mutex::new(EvictionPool::default()),
         }
+    }
+
+    /// Bytes charged to every entry of every logical database (see the module docs).
+    /// Takes no lock: each shard's figure is exact at the moment it is read.
+    pub fn used_memory(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.counters.used.load(Relaxed))
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    /// Keys in every logical database, expired ones not yet collected included. Takes
+    /// no lock.
+    pub fn key_count(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.counters.keys.load(Relaxed))
+            .fold(0u64, u64::wrapping_add)
     }
 
     pub fn databases(&self) -> usize {
@@ -128,7 +212,7 @@ impl Keyspace {
             ks: self,
             guards: idx
                 .into_iter()
-                .map(|i| (i, self.shards[i].lock()))
+                .map(|i| (i, self.shards[i].lock.lock()))
                 .collect(),
             all: false,
         }
@@ -138,7 +222,7 @@ impl Keyspace {
     pub fn lock_key(&self, key: &[u8]) -> Locked<'_> {
         let i = self.shard_of(hash_key(key));
         let mut guards = SmallVec::new();
-        guards.push((i, self.shards[i].lock()));
+        guards.push((i, self.shards[i].lock.lock()));
         Locked {
             ks: self,
             guards,
@@ -154,7 +238,7 @@ impl Keyspace {
                 .shards
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (i, s.lock()))
+                .map(|(i, s)| (i, s.lock.lock()))
                 .collect(),
             all: true,
         }
@@ -182,36 +266,28 @@ impl Keyspace {
         db: usize,
         f: impl FnMut(&Entry) -> Result<(), E>,
     ) -> Result<(), E> {
-        let guard = self.shards[shard].lock();
+        let guard = self.shards[shard].lock.lock();
         let result = guard.dbs[db].table.iter().try_for_each(f);
         result
     }
 
     /// Counters summed over shards (locks each briefly, one at a time).
     pub fn stats(&self) -> ShardStats {
-        sum_stats(self.shards.iter().map(|sh| sh.lock().stats))
+        sum_stats(self.shards.iter().map(|sh| sh.lock.lock().stats))
     }
 
     pub fn reset_stats(&self) {
         for sh in self.shards.iter() {
-            sh.lock().stats = ShardStats::default();
+            sh.lock.lock().stats = ShardStats::default();
         }
     }
 
     /// Keys and keys-with-expiry per logical database (locks each shard briefly, one
     /// at a time).
-    pub fn key_count(&self) -> u64 {
-        self.db_info().iter().map(|d| d.keys as u64).sum()
-    }
-
-    pub fn used_memory(&self) -> u64 {
-        0
-    }
-
     pub fn db_info(&self) -> Vec<DbInfo> {
         let mut out = vec![DbInfo::default(); self.databases];
         for sh in self.shards.iter() {
-            add_db_info(&mut out, &sh.lock());
+            add_db_info(&mut out, &sh.lock.lock());
         }
         out
     }
@@ -225,7 +301,7 @@ impl Keyspace {
         let per_shard = (budget / self.shards.len()).max(256);
         let (mut visited, mut expired) = (0, 0);
         for sh in self.shards.iter() {
-            let mut g = sh.lock();
+            let mut g = sh.lock.lock();
             let Shard { dbs, stats } = &mut *g;
             for part in dbs.iter_mut() {
                 if part.volatile == 0 {
@@ -234,6 +310,7 @@ impl Keyspace {
                 let mut seen = 0usize;
                 let mut removed = 0usize;
                 let mut removed_volatile = 0usize;
+                let mut freed = 0i64;
                 part.sweep_cursor = part.table.sweep(
                     part.sweep_cursor,
                     per_shard,
@@ -243,12 +320,14 @@ impl Keyspace {
                     },
                     |e| {
                         removed += 1;
+                        freed += charge_of(&e);
                         if e.expire_at() != 0 {
                             removed_volatile += 1;
                         }
                     },
                 );
                 part.volatile -= removed_volatile;
+                account(&mut part.used, &sh.counters, -freed, -(removed as i64));
                 stats.expired_keys += removed as u64;
                 visited += seen;
                 expired += removed;
@@ -256,6 +335,244 @@ impl Keyspace {
         }
         (visited, expired)
     }
+}
+
+/// Eviction and the accounting audit.
+impl Keyspace {
+    /// Evicts one key chosen by `policy`: a random one, or the best of the pool after
+    /// sampling `samples` keys of each logical database of the next shard in turn.
+    /// `clock` scores LRU idle time or LFU counters. Returns None when nothing can be
+    /// evicted (no keys, or no volatile keys under a volatile-* policy, or noeviction).
+    ///
+    /// Locks shards one at a time, so it must never be called while this keyspace's
+    /// shards are held (dispatch calls it before locking the command's keys).
+    pub fn evict_one(
+        &self,
+        policy: Policy,
+        samples: usize,
+        clock: &Access,
+        now_ms: u64,
+    ) -> Option<Evicted> {
+        if policy == Policy::NoEviction {
+            return None;
+        }
+        let mut pool = self.pool.lock();
+        let mut rng = rand::thread_rng();
+        if !policy.ranked() {
+            return self.evict_random(policy, now_ms, &mut rng);
+        }
+        // Each round samples one shard; candidates can vanish between the sampling and
+        // the eviction (another command deleted them), hence the bounded retry.
+        for _ in 0..=self.shards.len() {
+            let sampled = self.populate(&mut pool, policy, samples.max(1), clock, &mut rng);
+            while let Some(c) = pool.pop_best() {
+                let slot = &self.shards[c.shard];
+                let mut g = slot.lock.lock();
+                if let Some(ev) = evict_key(&mut g, &slot.counters, c.db, &c.key, policy, now_ms) {
+                    return Some(ev);
+                }
+            }
+            if !sampled {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Forgets the eviction candidates (their scores mean nothing once the policy
+    /// changes).
+    pub fn clear_eviction_pool(&self) {
+        self.pool.lock().clear();
+    }
+
+    /// Samples the next shard that has candidates into the pool; false if none has.
+    fn populate(
+        &self,
+        pool: &mut EvictionPool,
+        policy: Policy,
+        samples: usize,
+        clock: &Access,
+        rng: &mut impl Rng,
+    ) -> bool {
+        let n = self.shards.len();
+        for step in 0..n {
+            let i = (pool.next_shard + step) % n;
+            let g = self.shards[i].lock.lock();
+            let mut any = false;
+            for (db, part) in g.dbs.iter().enumerate() {
+                if !has_candidates(part, policy) {
+                    continue;
+                }
+                any = true;
+                sample_part(part, samples, policy.volatile_only(), rng, |e| {
+                    let s = score(policy, clock, e.access, e.expire_at());
+                    pool.offer(s, i, db, &e.key);
+                });
+            }
+            if any {
+                pool.next_shard = (i + 1) % n;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// allkeys-random / volatile-random: a random key of a random logical database of
+    /// the first shard, from a random start, that has one.
+    fn evict_random(&self, policy: Policy, now_ms: u64, rng: &mut impl Rng) -> Option<Evicted> {
+        let n = self.shards.len();
+        let start = rng.gen_range(0..n);
+        for step in 0..n {
+            let i = (start + step) % n;
+            let slot = &self.shards[i];
+            let mut g = slot.lock.lock();
+            let dbs: SmallVec<[usize; 16]> = g
+                .dbs
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| has_candidates(p, policy))
+                .map(|(db, _)| db)
+                .collect();
+            if dbs.is_empty() {
+                continue;
+            }
+            let db = dbs[rng.gen_range(0..dbs.len())];
+            let mut key = None;
+            sample_part(&g.dbs[db], 1, policy.volatile_only(), rng, |e| {
+                key = Some(e.key.clone())
+            });
+            if let Some(k) = key {
+                if let Some(ev) = evict_key(&mut g, &slot.counters, db, &k, policy, now_ms) {
+                    return Some(ev);
+                }
+            }
+        }
+        None
+    }
+
+    /// Recomputes every shard's totals from its entries and panics if the kept ones
+    /// differ. For tests; O(n) and takes every lock in turn.
+    #[doc(hidden)]
+    pub fn check_accounting(&self) {
+        for (i, slot) in self.shards.iter().enumerate() {
+            let g = slot.lock.lock();
+            let (mut bytes, mut keys) = (0u64, 0u64);
+            for (db, p) in g.dbs.iter().enumerate() {
+                let b: u64 = p.table.iter().map(|e| e.memory_usage() as u64).sum();
+                assert_eq!(p.used, b, "shard {i} db {db}: bytes charged");
+                let v = p.table.iter().filter(|e| e.expire_at() != 0).count();
+                assert_eq!(p.volatile, v, "shard {i} db {db}: volatile keys");
+                bytes += b;
+                keys += p.table.len() as u64;
+            }
+            assert_eq!(slot.counters.used.load(Relaxed), bytes, "shard {i}: bytes");
+            assert_eq!(slot.counters.keys.load(Relaxed), keys, "shard {i}: keys");
+        }
+    }
+}
+
+fn has_candidates(part: &DbPart, policy: Policy) -> bool {
+    if policy.volatile_only() {
+        part.volatile > 0
+    } else {
+        !part.table.is_empty()
+    }
+}
+
+/// Hands `f` up to `n` sampled entries of `part` (only ones with an expiry when
+/// `volatile_only`).
+fn sample_part(
+    part: &DbPart,
+    n: usize,
+    volatile_only: bool,
+    rng: &mut impl Rng,
+    mut f: impl FnMut(&Entry),
+) {
+    if !volatile_only {
+        for _ in 0..n {
+            if let Some(e) = part.table.random(rng) {
+                f(e);
+            }
+        }
+        return;
+    }
+    if part.volatile == 0 {
+        return;
+    }
+    // Random draws find volatile keys quickly unless they are a small minority...
+    let mut found = 0;
+    for _ in 0..n * 4 {
+        if found == n {
+            return;
+        }
+        if let Some(e) = part.table.random(rng) {
+            if e.expire_at() != 0 {
+                f(e);
+                found += 1;
+            }
+        }
+    }
+    if found > 0 {
+        return;
+    }
+    // ...and when they are, a walk in hash order from a random point finds some (at
+    // worst it visits the whole part once: no separate index of volatile keys is kept).
+    let start = rng.gen::<u64>() & !0xff;
+    let (mut cursor, mut wrapped, mut visited) = (start, false, 0usize);
+    loop {
+        let next = part.table.scan(cursor, 256, |e| {
+            visited += 1;
+            if found < n && e.expire_at() != 0 {
+                f(e);
+                found += 1;
+            }
+        });
+        if found >= n || visited >= part.table.len() {
+            return;
+        }
+        if next == 0 {
+            if wrapped {
+                return;
+            }
+            wrapped = true;
+            cursor = 0;
+        } else {
+            cursor = next;
+        }
+        if wrapped && cursor >= start {
+            return;
+        }
+    }
+}
+
+/// Removes `key` for eviction if it is still there (and still volatile, when the policy
+/// asks for that).
+fn evict_key(
+    shard: &mut Shard,
+    counters: &Counters,
+    db: usize,
+    key: &[u8],
+    policy: Policy,
+    now_ms: u64,
+) -> Option<Evicted> {
+    let h = hash_key(key);
+    let Shard { dbs, stats } = shard;
+    let part = &mut dbs[db];
+    if !policy.considers(part.table.get(h, key)?.expire_at()) {
+        return None;
+    }
+    let e = part.table.remove(h, key)?;
+    let bytes = e.memory_usage();
+    account(&mut part.used, counters, -(bytes as i64), -1);
+    if e.expire_at() != 0 {
+        part.volatile -= 1;
+    }
+    if e.is_expired(now_ms) {
+        stats.expired_keys += 1;
+    } else {
+        stats.evicted_keys += 1;
+    }
+    Some(Evicted { bytes })
 }
 
 fn sum_stats(it: impl Iterator<Item = ShardStats>) -> ShardStats {
@@ -291,22 +608,24 @@ impl<'a> Locked<'a> {
         self.all
     }
 
-    fn shard_mut(&mut self, hash: u64) -> &mut Shard {
+    /// The locked shard `hash` belongs to, with its counters.
+    fn shard_mut(&mut self, hash: u64) -> (&mut Shard, &'a Counters) {
         let i = self.ks.shard_of(hash);
+        let counters = &self.ks.shards[i].counters;
         if self.all {
-            return &mut self.guards[i].1;
+            return (&mut self.guards[i].1, counters);
         }
         match self.guards.iter_mut().find(|(j, _)| *j == i) {
-            Some((_, g)) => g,
+            Some((_, g)) => (g, counters),
             None => panic!("shard {i} not locked: the command's key spec is wrong"),
         }
     }
 
-    fn part(&mut self, db: usize, key: &[u8]) -> (&mut DbPart, &mut ShardStats, u64) {
+    fn part(&mut self, db: usize, key: &[u8]) -> (&mut DbPart, &mut ShardStats, &'a Counters, u64) {
         let h = hash_key(key);
-        let sh = self.shard_mut(h);
+        let (sh, counters) = self.shard_mut(h);
         let Shard { dbs, stats } = sh;
-        (&mut dbs[db], stats, h)
+        (&mut dbs[db], stats, counters, h)
     }
 
     /// Looks a key up for reading or writing, removing it first if it has expired.
@@ -324,14 +643,12 @@ impl<'a> Locked<'a> {
     /// mutable borrow).
     fn find(&mut self, db: usize, key: &[u8], now_ms: u64, count: bool) -> Option<EntryMut<'_>> {
         let h = hash_key(key);
-        let Shard { dbs, stats } = self.shard_mut(h);
+        let (Shard { dbs, stats }, counters) = self.shard_mut(h);
         let part = &mut dbs[db];
         let live = match part.table.get(h, key) {
             None => false,
             Some(e) if e.is_expired(now_ms) => {
-                part.table.remove(h, key);
-                part.volatile -= 1;
-                stats.expired_keys += 1;
+                expire_now(part, stats, counters, h, key);
                 false
             }
             Some(_) => true,
@@ -347,11 +664,14 @@ impl<'a> Locked<'a> {
             return None;
         }
         let DbPart {
-            table, volatile, ..
+            table,
+            volatile,
+            used,
+            ..
         } = part;
         table
             .get_mut(h, key)
-            .map(|entry| EntryMut { entry, volatile })
+            .map(|entry| EntryMut::new(entry, volatile, used, counters))
     }
 
     /// Whether a live key exists (expiring it if stale); touches no statistics.
@@ -361,13 +681,11 @@ impl<'a> Locked<'a> {
 
     /// Removes the key if expired; true if a live key remains.
     fn lookup(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
-        let (part, stats, h) = self.part(db, key);
+        let (part, stats, counters, h) = self.part(db, key);
         match part.table.get(h, key) {
             None => false,
             Some(e) if e.is_expired(now_ms) => {
-                part.table.remove(h, key);
-                part.volatile -= 1;
-                stats.expired_keys += 1;
+                expire_now(part, stats, counters, h, key);
                 false
             }
             Some(_) => true,
@@ -377,11 +695,16 @@ impl<'a> Locked<'a> {
     /// Inserts or replaces a key with `entry` (its expiry included); returns the
     /// previous live entry.
     pub fn insert(&mut self, db: usize, entry: Entry, now_ms: u64) -> Option<Entry> {
-        let (part, stats, h) = self.part(db, &entry.key);
+        let (part, stats, counters, h) = self.part(db, &entry.key);
         if entry.expire_at() != 0 {
             part.volatile += 1;
         }
-        let old = part.table.insert(h, entry)?;
+        let added = charge_of(&entry);
+        let Some(old) = part.table.insert(h, entry) else {
+            account(&mut part.used, counters, added, 1);
+            return None;
+        };
+        account(&mut part.used, counters, added - charge_of(&old), 0);
         if old.expire_at() != 0 {
             part.volatile -= 1;
         }
@@ -403,9 +726,12 @@ impl<'a> Locked<'a> {
         make: impl FnOnce() -> Entry,
     ) -> (EntryMut<'_>, bool) {
         let h = hash_key(key);
-        let Shard { dbs, stats } = self.shard_mut(h);
+        let (Shard { dbs, stats }, counters) = self.shard_mut(h);
         let DbPart {
-            table, volatile, ..
+            table,
+            volatile,
+            used,
+            ..
         } = &mut dbs[db];
         let mut make = Some(make);
         let (entry, inserted) = table.get_or_insert_with(h, key, || match make.take() {
@@ -416,27 +742,31 @@ impl<'a> Locked<'a> {
             if entry.expire_at() != 0 {
                 *volatile += 1;
             }
-            return (EntryMut { entry, volatile }, true);
+            account(used, counters, charge_of(entry), 1);
+            return (EntryMut::new(entry, volatile, used, counters), true);
         }
         if entry.is_expired(now_ms) {
             // A stale key counts as absent: replace it where it lies.
             if let Some(f) = make.take() {
                 stats.expired_keys += 1;
                 *volatile -= 1;
+                let old = charge_of(entry);
                 *entry = f();
                 if entry.expire_at() != 0 {
                     *volatile += 1;
                 }
-                return (EntryMut { entry, volatile }, true);
+                account(used, counters, charge_of(entry) - old, 0);
+                return (EntryMut::new(entry, volatile, used, counters), true);
             }
         }
-        (EntryMut { entry, volatile }, false)
+        (EntryMut::new(entry, volatile, used, counters), false)
     }
 
     /// Removes a key; returns it if it was live.
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
-        let (part, stats, h) = self.part(db, key);
+        let (part, stats, counters, h) = self.part(db, key);
         let e = part.table.remove(h, key)?;
+        account(&mut part.used, counters, -charge_of(&e), -1);
         if e.expire_at() != 0 {
             part.volatile -= 1;
         }
@@ -467,10 +797,13 @@ impl<'a> Locked<'a> {
     /// elsewhere (FLUSHDB ASYNC). Needs every shard.
     pub fn flush(&mut self, db: usize) -> Vec<Table<Entry>> {
         self.require_all();
+        let ks = self.ks;
         self.guards
             .iter_mut()
-            .map(|(_, g)| {
+            .map(|(i, g)| {
                 let p = &mut g.dbs[db];
+                let (bytes, keys) = (p.used as i64, p.table.len() as i64);
+                account(&mut p.used, &ks.shards[*i].counters, -bytes, -keys);
                 p.volatile = 0;
                 p.sweep_cursor = 0;
                 p.table.take()
@@ -478,7 +811,8 @@ impl<'a> Locked<'a> {
             .collect()
     }
 
-    /// Swaps two logical databases atomically. Needs every shard.
+    /// Swaps two logical databases atomically. Needs every shard. A shard's totals
+    /// cover all its logical databases, so they do not change.
     pub fn swap_db(&mut self, a: usize, b: usize) {
         self.require_all();
         for (_, g) in self.guards.iter_mut() {
@@ -596,11 +930,58 @@ impl<'a> Locked<'a> {
     }
 }
 
+/// Removes a key found stale by a lookup (lazy expiry), with its accounting.
+fn expire_now(part: &mut DbPart, stats: &mut ShardStats, counters: &Counters, h: u64, key: &[u8]) {
+    if let Some(e) = part.table.remove(h, key) {
+        account(&mut part.used, counters, -charge_of(&e), -1);
+        if e.expire_at() != 0 {
+            part.volatile -= 1;
+        }
+        stats.expired_keys += 1;
+    }
+}
+
 /// A live entry borrowed for reading or writing. Changing the expiry goes through
 /// [`set_expire`](Self::set_expire) so the keyspace's count of volatile keys stays true.
+/// The value may be changed in place: the change in its size is charged to the
+/// keyspace's memory accounting when the borrow ends. The key must not be changed.
 pub struct EntryMut<'a> {
     entry: &'a mut Entry,
     volatile: &'a mut usize,
+    used: &'a mut u64,
+    counters: &'a Counters,
+    /// The value's heap bytes when the borrow began.
+    value_bytes: usize,
+}
+
+impl Drop for EntryMut<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let now = self.entry.value.heap_bytes();
+        if now != self.value_bytes {
+            let delta = now as i64 - self.value_bytes as i64;
+            account(self.used, self.counters, delta, 0);
+        }
+    }
+}
+
+impl<'a> EntryMut<'a> {
+    #[inline]
+    fn new(
+        entry: &'a mut Entry,
+        volatile: &'a mut usize,
+        used: &'a mut u64,
+        counters: &'a Counters,
+    ) -> Self {
+        let value_bytes = entry.value.heap_bytes();
+        EntryMut {
+            entry,
+            volatile,
+            used,
+            counters,
+            value_bytes,
+        }
+    }
 }
 
 impl EntryMut<'_> {
@@ -700,6 +1081,7 @@ mod tests {
         let (e, inserted) = l.get_or_insert_with(0, b"x", 200, || Entry::new(b"x", val("new")));
         assert!(inserted, "a stale key counts as absent");
         assert_eq!(e.value, val("new"));
+        drop(e);
         drop(l);
         assert_eq!(
             ks.db_info()[0],
@@ -812,6 +1194,197 @@ mod tests {
         assert_eq!(taken.iter().map(|t| t.len()).sum::<usize>(), 1);
         assert_eq!(l.len(1), 0);
         assert_eq!(l.db_info()[1].expires, 0);
+    }
+
+    /// The accounting as a test computes it by hand.
+    fn charged(key: &str, value: &Value) -> u64 {
+        (crate::value::ENTRY_OVERHEAD + crate::value::alloc_size(key.len()) + value.heap_bytes())
+            as u64
+    }
+
+    #[test]
+    fn accounting_follows_every_mutation() {
+        let ks = ks();
+        let big = val(&"x".repeat(100));
+        {
+            let mut l = ks.lock_all();
+            l.insert(0, Entry::new(b"a", val("hello")), 0);
+            l.insert(1, Entry::new(b"b", big.clone()).with_expire(50), 0);
+            assert_eq!(
+                ks.used_memory(),
+                charged("a", &val("hello")) + charged("b", &big)
+            );
+            assert_eq!(ks.key_count(), 2);
+            // Overwrite with a bigger value, then a counter (no heap bytes).
+            l.insert(0, Entry::new(b"a", big.clone()), 0);
+            assert_eq!(ks.used_memory(), 2 * charged("a", &big));
+            l.insert(0, Entry::new(b"a", Value::Str(Str::Int(7))), 0);
+            assert_eq!(ks.key_count(), 2);
+            ks_check(&l);
+            // In place: an integer turned into bytes and appended to.
+            if let Some(mut e) = l.get_for_write(0, b"a", 0) {
+                let Value::Str(s) = &mut e.value;
+                s.make_raw().extend_from_slice(&[b'z'; 300]);
+            }
+            ks_check(&l);
+            // Upsert: new key, existing key, stale key replaced in place.
+            let _ = l.get_or_insert_with(2, b"c", 0, || Entry::new(b"c", val("1")));
+            let _ = l.get_or_insert_with(2, b"c", 0, || Entry::new(b"c", val("2")));
+            let (mut e, inserted) =
+                l.get_or_insert_with(1, b"b", 60, || Entry::new(b"b", val("fresh")));
+            assert!(inserted);
+            e.value = big.clone();
+            drop(e);
+            ks_check(&l);
+            // Lazy expiry, removal.
+            l.insert(3, Entry::new(b"d", big.clone()).with_expire(10), 0);
+            assert!(l.get(3, b"d", 20).is_none());
+            assert!(l.remove(2, b"c", 0).is_some());
+            ks_check(&l);
+            l.swap_db(0, 1);
+            ks_check(&l);
+            let _ = l.flush(1);
+            ks_check(&l);
+        }
+        assert_eq!(ks.key_count(), 1);
+        assert_eq!(ks.used_memory(), charged("b", &big));
+        // Active expiry.
+        {
+            let mut l = ks.lock_all();
+            for i in 0..500 {
+                let k = format!("t{i}");
+                l.insert(2, Entry::new(k.as_bytes(), val("v")).with_expire(5), 0);
+            }
+        }
+        while ks.active_expire(10, 4096).1 > 0 {}
+        ks.check_accounting();
+        assert_eq!(ks.key_count(), 1);
+    }
+
+    fn ks_check(l: &Locked<'_>) {
+        // The audit locks shards itself: run it on a clone of the figures instead.
+        let ks = l.keyspace();
+        let mut bytes = 0u64;
+        let mut keys = 0u64;
+        for db in 0..ks.databases() {
+            l.for_each(db, 0, |e| {
+                bytes += e.memory_usage() as u64;
+                keys += 1;
+            });
+        }
+        assert_eq!(ks.used_memory(), bytes);
+        assert_eq!(ks.key_count(), keys);
+    }
+
+    fn fill(ks: &Keyspace, n: usize, db: usize, f: impl Fn(usize) -> (u32, u64)) {
+        let mut l = ks.lock_all();
+        for i in 0..n {
+            let (access, expire) = f(i);
+            let mut e = Entry::new(format!("k{i}").as_bytes(), val("v")).with_expire(expire);
+            e.access = access;
+            l.insert(db, e, 0);
+        }
+    }
+
+    fn idx_of(key: &[u8]) -> usize {
+        String::from_utf8_lossy(&key[1..])
+            .parse()
+            .unwrap_or(usize::MAX)
+    }
+
+    fn survivors(ks: &Keyspace, db: usize) -> Vec<usize> {
+        let l = ks.lock_all();
+        let mut v = Vec::new();
+        l.for_each(db, 0, |e| v.push(idx_of(&e.key)));
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn lru_eviction_prefers_idle_keys() {
+        let ks = ks();
+        // Key i was last used at second i: low indexes are the idlest.
+        fill(&ks, 2000, 0, |i| (i as u32, 0));
+        let clock = Access::lru(3_000_000);
+        for _ in 0..1000 {
+            assert!(ks.evict_one(Policy::AllKeysLru, 5, &clock, 0).is_some());
+        }
+        ks.check_accounting();
+        let left = survivors(&ks, 0);
+        assert_eq!(left.len(), 1000);
+        // True LRU would keep exactly 1000..2000; sampling comes close.
+        let old = left.iter().filter(|&&i| i < 1000).count();
+        assert!(old < 150, "{old} of the 1000 idlest survived");
+        assert_eq!(ks.stats().evicted_keys, 1000);
+    }
+
+    #[test]
+    fn lfu_eviction_prefers_rarely_used_keys() {
+        let ks = ks();
+        let clock = Access::lfu(0, 10, 1);
+        // Counter i % 200: a key's index modulo 200 is how often it was used.
+        fill(&ks, 2000, 0, |i| ((i % 200) as u32, 0));
+        for _ in 0..1000 {
+            assert!(ks.evict_one(Policy::AllKeysLfu, 5, &clock, 0).is_some());
+        }
+        let left = survivors(&ks, 0);
+        let rare = left.iter().filter(|&&i| i % 200 < 100).count();
+        assert!(rare < 200, "{rare} rarely used keys survived");
+    }
+
+    #[test]
+    fn volatile_policies_spare_persistent_keys() {
+        let ks = ks();
+        // Even keys expire (key i at 10_000 + i), odd ones do not.
+        fill(&ks, 1000, 0, |i| {
+            (0, if i % 2 == 0 { 10_000 + i as u64 } else { 0 })
+        });
+        let clock = Access::lru(0);
+        for policy in [
+            Policy::VolatileLru,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+        ] {
+            for _ in 0..100 {
+                assert!(ks.evict_one(policy, 5, &clock, 0).is_some());
+            }
+        }
+        let left = survivors(&ks, 0);
+        assert_eq!(left.iter().filter(|&&i| i % 2 == 1).count(), 500);
+        assert_eq!(left.len(), 700);
+        // The other 200 volatile keys go, then nothing is left to evict.
+        for _ in 0..200 {
+            assert!(ks.evict_one(Policy::VolatileLfu, 5, &clock, 0).is_some());
+        }
+        assert_eq!(ks.evict_one(Policy::VolatileTtl, 5, &clock, 0), None);
+        assert_eq!(ks.evict_one(Policy::VolatileRandom, 5, &clock, 0), None);
+        assert_eq!(ks.evict_one(Policy::NoEviction, 5, &clock, 0), None);
+        assert!(ks.evict_one(Policy::AllKeysRandom, 5, &clock, 0).is_some());
+        ks.check_accounting();
+    }
+
+    #[test]
+    fn volatile_ttl_evicts_soonest_expiry_first() {
+        let ks = ks();
+        fill(&ks, 1000, 3, |i| (0, 100_000 + i as u64));
+        let clock = Access::lru(0);
+        for _ in 0..300 {
+            assert!(ks.evict_one(Policy::VolatileTtl, 10, &clock, 0).is_some());
+        }
+        let left = survivors(&ks, 3);
+        let early = left.iter().filter(|&&i| i < 300).count();
+        assert!(early < 60, "{early} of the 300 soonest-expiring survived");
+    }
+
+    #[test]
+    fn sparse_volatile_keys_are_found() {
+        let ks = ks();
+        // One volatile key among many: random draws rarely hit it, the walk does.
+        fill(&ks, 5000, 0, |i| (0, if i == 4321 { 99_999 } else { 0 }));
+        let clock = Access::lru(0);
+        assert!(ks.evict_one(Policy::VolatileLru, 5, &clock, 0).is_some());
+        assert!(!survivors(&ks, 0).contains(&4321));
+        assert_eq!(ks.evict_one(Policy::VolatileLru, 5, &clock, 0), None);
     }
 
     #[test]

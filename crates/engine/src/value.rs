@@ -93,12 +93,32 @@ impl Str {
         }
     }
 
+    /// Heap bytes the string owns, as the allocator hands them out (see [`alloc_size`]).
     fn heap_bytes(&self) -> usize {
         match self {
             Str::Int(_) => 0,
-            Str::Bytes { data, .. } => data.capacity(),
+            Str::Bytes { data, .. } => alloc_size(data.capacity()),
         }
     }
+}
+
+/// What an allocation of `n` bytes really occupies: jemalloc (the binary's allocator)
+/// rounds small requests up to size classes, 8 and 16 bytes and then four classes per
+/// doubling (16-byte steps up to 128, 32-byte steps up to 256, ...). Counting the class
+/// rather than the request keeps the estimate honest for the many short keys and values
+/// a cache holds (a 20-byte key costs 32 bytes).
+#[inline]
+pub fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    if n <= 16 {
+        return (n + 7) & !7;
+    }
+    // The power of two just below n; classes in [p, 2p) are p/4 apart (at least 16).
+    let p = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+    let step = (p / 4).max(16);
+    n.div_ceil(step) * step
 }
 
 /// Parses an i64 the way Redis's `string2ll` does: optional '-', no '+', no leading zeros
@@ -163,7 +183,7 @@ impl Value {
         }
     }
 
-    /// Approximate heap bytes owned by the value.
+    /// Heap bytes owned by the value, rounded to allocator size classes.
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
@@ -179,7 +199,9 @@ pub struct Entry {
     /// Absolute expiry in Unix milliseconds; 0 means the key does not expire. Private:
     /// changes go through `EntryMut::set_expire` so volatile-key counts stay right.
     expire_at: u64,
-    /// Last access time in seconds on the LRU clock (for OBJECT IDLETIME and eviction).
+    /// Eviction bookkeeping, kept by [`Entry::touch`]: under an LRU policy the last access
+    /// time in seconds, under an LFU one the logarithmic access counter and the minute it
+    /// last decayed (see [`crate::evict::Access`]).
     pub access: u32,
 }
 
@@ -217,11 +239,26 @@ impl Entry {
         self.expire_at != 0 && self.expire_at <= now_ms
     }
 
-    /// Approximate bytes this entry costs, for MEMORY USAGE and used_memory.
+    /// Bytes this entry is charged in the keyspace's memory accounting (`used_memory` of a
+    /// tenant, and what eviction frees): [`ENTRY_OVERHEAD`] for its table slot, plus the key's
+    /// and the value's heap allocations rounded to allocator size classes.
+    #[inline]
     pub fn memory_usage(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.key.len() + self.value.heap_bytes()
+        ENTRY_OVERHEAD + alloc_size(self.key.len()) + self.value.heap_bytes()
+    }
+
+    /// Records an access (a read or a write) for eviction, as `clock` says.
+    #[inline]
+    pub fn touch(&mut self, clock: &crate::evict::Access) {
+        clock.touch(&mut self.access);
     }
 }
+
+/// Bytes charged per entry for the table slot that holds it. Entries live inline in the
+/// segments' hashbrown buckets (`size_of::<Entry>()`, 64 bytes, plus one control byte), and
+/// a segment is 2048 buckets holding between 896 entries (just split) and 1792 (about to
+/// split), about 60% full on average as a table grows: so about 5/3 buckets per entry.
+pub const ENTRY_OVERHEAD: usize = (std::mem::size_of::<Entry>() + 1) * 5 / 3;
 
 #[cfg(test)]
 mod tests {
@@ -240,6 +277,21 @@ mod tests {
         assert_eq!(parse_i64_strict(b"9223372036854775808"), None);
         assert_eq!(parse_i64_strict(b""), None);
         assert_eq!(parse_i64_strict(b"-"), None);
+    }
+
+    #[test]
+    fn allocation_classes() {
+        let classes: Vec<usize> = [
+            0, 1, 8, 9, 16, 17, 32, 33, 100, 128, 129, 200, 257, 1000, 4096,
+        ]
+        .iter()
+        .map(|&n| alloc_size(n))
+        .collect();
+        assert_eq!(
+            classes,
+            [0, 8, 8, 16, 16, 32, 32, 48, 112, 128, 160, 224, 320, 1024, 4096]
+        );
+        assert_eq!(ENTRY_OVERHEAD, 108, "Entry grew: revisit the accounting");
     }
 
     #[test]

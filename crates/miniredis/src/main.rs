@@ -41,6 +41,7 @@ enum Command {
 
 fn main() {
     commands::instance::set_memory_probe(memory::probe);
+    commands::instance::set_allocated_probe(memory::allocated);
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Node { args } => node::main(&args),

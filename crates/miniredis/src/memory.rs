@@ -15,3 +15,13 @@ pub fn probe() -> MemoryStats {
     m.allocator = "jemalloc-5.3.0";
     m
 }
+
+/// Bytes jemalloc has handed out, up to date: what a standalone node's maxmemory is
+/// compared with (0 if jemalloc cannot say, which makes the node fall back to its
+/// accounted bytes until the next sample).
+pub fn allocated() -> u64 {
+    if epoch::advance().is_err() {
+        return 0;
+    }
+    stats::allocated::read().map_or(0, |a| a as u64)
+}

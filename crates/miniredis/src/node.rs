@@ -146,6 +146,8 @@ mod tests {
             "allkeys-lru"
         ]))
         .is_ok_and(|c| c.maxmemory_policy == "allkeys-lru"));
-        assert!(parse_args(&s(&["--maxmemory", "1gb"])).is_err());
+        assert!(parse_args(&s(&["--maxmemory", "1gb", "--maxkeys", "10"]))
+            .is_ok_and(|c| c.maxmemory == 1 << 30 && c.maxkeys == 10));
+        assert!(parse_args(&s(&["--maxmemory", "lots"])).is_err());
     }
 }

@@ -27,7 +27,8 @@ fn bad_options_exit_1_with_a_message() {
     fails_with(&["node", "--port", "70000"], "between 0 and 65535");
     fails_with(&["node", "--appendonly", "maybe"], "yes' or 'no'");
     fails_with(&["node", "--appendonly", "yes"], "not supported");
-    fails_with(&["node", "--maxmemory", "10mb"], "not supported");
+    fails_with(&["node", "--maxmemory", "lots"], "memory value");
+    fails_with(&["node", "--maxmemory-policy", "lru"], "must be one of");
     fails_with(
         &["node", "/nonexistent/redis.conf"],
         "cannot read config file",
@@ -53,7 +54,10 @@ fn config_file_and_options_start_a_server() {
     let port = free_port();
     std::fs::write(
         &conf,
-        format!("# test\nport {port}\nrequirepass \"s3cret\"\nsave \"\"\ndatabases 4\n"),
+        format!(
+            "# test\nport {port}\nrequirepass \"s3cret\"\nsave \"\"\ndatabases 4\n\
+             maxmemory 64mb\nmaxmemory-policy allkeys-lru\nmaxkeys 1000\n"
+        ),
     )
     .expect("write conf");
     let mut child = bin()

@@ -604,11 +604,12 @@ impl NodeManager {
         let limits = patch.apply(&db.spec.limits);
         crate::spec::validate_limits(&limits)?;
         if let Some(inst) = &db.instance {
-            let mut c = inst.config.write();
-            c.maxmemory = limits.maxmemory;
-            c.maxmemory_policy = limits.maxmemory_policy.clone();
-            c.maxkeys = limits.maxkeys;
-            c.maxclients = limits.maxclients;
+            inst.update_config(|c| {
+                c.maxmemory = limits.maxmemory;
+                c.maxmemory_policy = limits.maxmemory_policy.clone();
+                c.maxkeys = limits.maxkeys;
+                c.maxclients = limits.maxclients;
+            });
         }
         db.event(format!("limits changed: {limits:?}"));
         db.spec.limits = limits;
@@ -627,7 +628,7 @@ impl NodeManager {
         let cell = self.cell(name)?;
         let mut db = cell.lock();
         if let Some(inst) = &db.instance {
-            inst.config.write().requirepass = password.clone();
+            inst.update_config(|c| c.requirepass = password.clone());
         }
         db.spec.password = password;
         db.event("password changed");

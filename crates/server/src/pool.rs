@@ -393,6 +393,12 @@ fn cron_thread(pool: Weak<IoPool>) {
         for k in 0..n {
             let inst = &insts[(start_at + k) % n];
             inst.sample_ops();
+            // With a maxmemory: a fresh allocator sample, and the eviction a command's
+            // pass left unfinished (its time limit ran out).
+            if inst.limits.maxmemory() != 0 {
+                inst.sample_allocator();
+                inst.evict_to_limit();
+            }
             if started.elapsed() >= budget {
                 start_at = (start_at + k) % n.max(1);
                 break;

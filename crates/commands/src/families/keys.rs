@@ -2,11 +2,11 @@
 //! renaming and copying between logical databases, OBJECT introspection, expiry, and
 //! whole-database operations (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
 
-use engine::{Entry, Str, Value};
+use engine::{Access, Entry, Str, Value};
 use resp::ReplyWriter;
 
 use super::util::{
-    eq_ic, glob_match, lru_clock, new_entry, parse_cursor, parse_i32, parse_i64, ExpireFlags,
+    eq_ic, glob_match, new_entry, parse_cursor, parse_i32, parse_i64, touches, ExpireFlags,
 };
 use crate::ctx::Ctx;
 use crate::errors;
@@ -117,7 +117,7 @@ fn touch(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let mut n = 0;
     for &k in &argv[1..] {
         if let Some(mut e) = ctx.ks.get(db, k, now) {
-            e.access = lru_clock(now);
+            e.touch(&ctx.access);
             n += 1;
         }
     }
@@ -219,14 +219,18 @@ fn renamenx(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 
 fn rename_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], nx: bool) {
     let (src, dst) = (argv[1], argv[2]);
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, !ctx.client.no_touch);
-    match ctx.ks.get_for_write(db, src, now) {
-        None => return ctx.error(errors::NO_SUCH_KEY),
+    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
+    let found = match ctx.ks.get_for_write(db, src, now) {
+        None => false,
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
+            true
         }
+    };
+    if !found {
+        return ctx.error(errors::NO_SUCH_KEY);
     }
     // Renaming a key onto itself succeeds without doing anything (RENAMENX: 0).
     if src != dst && !(nx && ctx.ks.exists(db, dst, now)) {
@@ -255,7 +259,7 @@ fn db_index(ctx: &Ctx<'_, '_>, arg: &[u8]) -> Result<usize, &'static str> {
 /// COPY source destination [DB destination-db] [REPLACE]
 fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let (src, dst) = (argv[1], argv[2]);
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, !ctx.client.no_touch);
+    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
     let mut dst_db = db;
     let mut replace = false;
     let mut i = 3;
@@ -279,8 +283,8 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     match ctx.ks.get(db, src, now) {
         None => return ctx.out.int(0),
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
         }
     }
@@ -295,8 +299,11 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     else {
         return ctx.out.int(0);
     };
-    ctx.ks
-        .insert(dst_db, new_entry(dst, value, now).with_expire(at), now);
+    ctx.ks.insert(
+        dst_db,
+        new_entry(dst, value, &ctx.access).with_expire(at),
+        now,
+    );
     ctx.out.int(1);
 }
 
@@ -307,15 +314,15 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Ok(id) => id,
         Err(msg) => return ctx.error(msg),
     };
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, !ctx.client.no_touch);
+    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
     if dst_db == db {
         return ctx.error(errors::SAME_OBJECT);
     }
     match ctx.ks.get_for_write(db, key, now) {
         None => return ctx.out.int(0),
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
         }
     }
@@ -357,11 +364,8 @@ fn swapdb(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 /// Redis shares the integer objects 0..OBJ_SHARED_INTEGERS.
 const SHARED_INTEGERS: i64 = 10_000;
-/// The counter Redis gives a new object under an LFU policy (`LFU_INIT_VAL`).
-const LFU_INIT_VAL: i64 = 5;
-
 fn lfu_policy(ctx: &Ctx<'_, '_>) -> bool {
-    ctx.inst.config.read().maxmemory_policy.contains("lfu")
+    ctx.inst.limits.policy().is_lfu()
 }
 
 /// Looks a key up for OBJECT (counted, but not an access); writes null if missing.
@@ -404,10 +408,11 @@ fn object_refcount(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     });
 }
 
-/// OBJECT IDLETIME key: seconds since the last access.
+/// OBJECT IDLETIME key: seconds since the last access (not tracked under LFU). Like
+/// every OBJECT subcommand it is not an access itself.
 fn object_idletime(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
-    let now = lru_clock(ctx.now_ms);
-    let Some(idle) = object_lookup(ctx, argv[2], |e| now.saturating_sub(e.access)) else {
+    let clock = Access::lru(ctx.now_ms);
+    let Some(idle) = object_lookup(ctx, argv[2], |e| clock.idle_secs(e.access)) else {
         return;
     };
     if lfu_policy(ctx) {
@@ -416,16 +421,16 @@ fn object_idletime(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     ctx.out.int(i64::from(idle));
 }
 
-/// OBJECT FREQ key: only meaningful under an LFU policy.
+/// OBJECT FREQ key: the key's LFU counter, decayed to now (tracked under LFU only).
 fn object_freq(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
-    if object_lookup(ctx, argv[2], |_| ()).is_none() {
+    let clock = ctx.access;
+    let Some(freq) = object_lookup(ctx, argv[2], |e| clock.lfu_counter(e.access)) else {
         return;
-    }
+    };
     if !lfu_policy(ctx) {
         return ctx.error(errors::LFU_NOT_SELECTED);
     }
-    // Access frequencies are not tracked yet: report what a new key starts with.
-    ctx.out.int(LFU_INIT_VAL);
+    ctx.out.int(i64::from(freq));
 }
 
 /// OBJECT HELP
@@ -493,7 +498,7 @@ fn expire_generic(
     let Some(mut when) = parse_i64(argv[2]) else {
         return ctx.error(errors::NOT_INTEGER);
     };
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, !ctx.client.no_touch);
+    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
     if seconds {
         match when.checked_mul(1000) {
             Some(ms) => when = ms,
@@ -511,8 +516,8 @@ fn expire_generic(
     let applied = match ctx.ks.get_for_write(db, key, now) {
         None => return ctx.out.int(0),
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             let current = match e.expire_at() {
                 0 => None,
@@ -575,12 +580,12 @@ fn ttl_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], ms: bool, absolute: bool) 
 
 /// PERSIST key
 fn persist(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, !ctx.client.no_touch);
+    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
     let removed = match ctx.ks.get_for_write(db, argv[1], now) {
         None => false,
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             let had = e.expire_at() != 0;
             if had {
@@ -909,10 +914,8 @@ mod tests {
              Please note that when switching between policies at runtime LRU and LFU data \
              will take some time to adjust.\r\n"
         );
-        {
-            let mut cfg = k.inst.config.write();
-            cfg.maxmemory_policy = "allkeys-lfu".into();
-        }
+        k.inst
+            .update_config(|c| c.maxmemory_policy = "allkeys-lfu".into());
         assert_eq!(
             k.cmd("object idletime e"),
             "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note \
@@ -921,11 +924,49 @@ mod tests {
         );
         assert_eq!(k.cmd("object idletime nokey"), NIL);
         assert!(k.cmd("object freq e").starts_with(':'));
-        {
-            let mut cfg = k.inst.config.write();
-            cfg.maxmemory = 1 << 30;
-        }
+        k.inst.update_config(|c| c.maxmemory = 1 << 30);
         assert_eq!(k.cmd("object refcount n"), ":1\r\n");
+    }
+
+    #[test]
+    fn object_freq_counts_accesses_under_lfu() {
+        let mut k = Kit::new();
+        k.inst.update_config(|c| {
+            c.maxmemory_policy = "allkeys-lfu".into();
+            c.lfu_log_factor = 0;
+        });
+        assert_eq!(k.cmd("set f v"), OK);
+        assert_eq!(
+            k.int("object freq f"),
+            5,
+            "a new key starts at LFU_INIT_VAL"
+        );
+        // Factor 0: every access counts; OBJECT itself is not an access.
+        for _ in 0..10 {
+            k.cmd("get f");
+        }
+        assert_eq!(k.int("object freq f"), 15);
+        k.client.no_touch = true;
+        k.cmd("get f");
+        assert_eq!(
+            k.int("object freq f"),
+            15,
+            "NO-TOUCH reads leave the counter alone"
+        );
+        k.client.no_touch = false;
+        assert_eq!(k.cmd("touch f"), ":1\r\n");
+        assert_eq!(k.int("object freq f"), 16);
+        // Two decay periods later the counter has lost two.
+        k.clock_offset_ms = 2 * 60_000;
+        assert_eq!(k.int("object freq f"), 14);
+        // The default factor makes high counts rare.
+        k.inst.update_config(|c| c.lfu_log_factor = 10);
+        assert_eq!(k.cmd("set g v"), OK);
+        for _ in 0..100 {
+            k.cmd("get g");
+        }
+        let g = k.int("object freq g");
+        assert!((7..16).contains(&g), "100 reads at factor 10: {g}");
     }
 
     #[test]

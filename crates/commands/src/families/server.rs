@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config::{self, PARAMS};
 use crate::ctx::Ctx;
 use crate::errors;
-use crate::instance::{memory, unix_ms, unix_us, Instance};
+use crate::instance::{memory, unix_ms, unix_us, Instance, MemoryStats};
 use crate::registry::registry;
 use crate::spec::Handler;
 
@@ -119,7 +119,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     }
     if want("memory") {
         section(&mut o, "Memory");
-        let m = memory();
+        let m = memory_figures(inst);
         let peak = inst.note_memory_peak(m.allocated);
         let total = m.total_system;
         let _ = write!(
@@ -163,7 +163,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
         };
         let _ = write!(
             o,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\n",
             s.total_connections_received.load(Relaxed),
             s.total_commands_processed.load(Relaxed),
             inst.ops_per_sec(),
@@ -171,6 +171,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
             s.net_output_bytes.load(Relaxed),
             s.rejected_connections.load(Relaxed),
             ks.expired_keys,
+            ks.evicted_keys,
             ks.keyspace_hits,
             ks.keyspace_misses,
             s.total_error_replies.load(Relaxed),
@@ -261,6 +262,21 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     o
 }
 
+/// The figures INFO memory reports. A standalone node reports its allocator's (the
+/// process is the node). A tenant shares the process with other databases, so its
+/// used memory is its keyspace's accounted bytes, the same figure its maxmemory is
+/// enforced against; it has no resident set or fragmentation of its own to report, so
+/// those equal its used memory.
+fn memory_figures(inst: &Instance) -> MemoryStats {
+    let mut m = memory();
+    if inst.limits.tenant() {
+        let used = inst.ks.used_memory();
+        m.allocated = used;
+        m.resident = used;
+    }
+    m
+}
+
 /// Process CPU time (user, system) in seconds.
 fn cpu_times() -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
@@ -347,11 +363,11 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
             Err(reason) => return ctx.error(&errors::config_set_invalid(p.name, &reason)),
         }
     }
-    let mut cfg = ctx.inst.config.write();
-    for (p, v) in changes {
-        (p.set)(&mut cfg, &v);
-    }
-    drop(cfg);
+    ctx.inst.update_config(|cfg| {
+        for (p, v) in changes {
+            (p.set)(cfg, &v);
+        }
+    });
     ctx.out.ok();
 }
 

@@ -5,9 +5,9 @@
 //! integer becomes `Str::Int`, anything modified in place (APPEND, SETRANGE) becomes raw.
 
 use engine::value::{parse_canonical_i64, EMBSTR_MAX};
-use engine::{Entry, EntryMut, Locked, Str, Value};
+use engine::{Access, Entry, EntryMut, Locked, Str, Value};
 
-use super::util::{eq_ic, lru_clock, new_entry, parse_i64, str_of, str_of_mut, LongDouble};
+use super::util::{eq_ic, new_entry, parse_i64, str_of, str_of_mut, touches, LongDouble};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::spec::Handler;
@@ -181,8 +181,8 @@ impl Ttl {
 }
 
 /// A new key holding the string `val`, encoded as SET encodes it.
-fn new_str_entry(key: &[u8], val: &[u8], now: u64, ttl: Ttl) -> Entry {
-    new_entry(key, Value::Str(Str::from_bytes(val)), now).with_expire(ttl.at())
+fn new_str_entry(key: &[u8], val: &[u8], clock: &Access, ttl: Ttl) -> Entry {
+    new_entry(key, Value::Str(Str::from_bytes(val)), clock).with_expire(ttl.at())
 }
 
 /// Stores `val` in `dst` as Redis's tryObjectEncoding would (integers as `Int`, short
@@ -208,21 +208,17 @@ fn assign(dst: &mut Value, val: &[u8]) {
     });
 }
 
-/// Sets `key` to the string `val` whatever it held, applying `ttl`.
-fn put(ks: &mut Locked<'_>, db: usize, key: &[u8], val: &[u8], now: u64, ttl: Ttl) {
+/// Sets `key` to the string `val` whatever it held, applying `ttl`; `clock` stamps the
+/// access.
+fn put(ks: &mut Locked<'_>, db: usize, key: &[u8], val: &[u8], now: u64, clock: &Access, ttl: Ttl) {
     // One hash and one probe: insert, or overwrite the live entry in place.
     let (mut e, inserted) =
-        ks.get_or_insert_with(db, key, now, || new_str_entry(key, val, now, ttl));
+        ks.get_or_insert_with(db, key, now, || new_str_entry(key, val, clock, ttl));
     if !inserted {
         assign(&mut e.value, val);
         ttl.apply(&mut e);
-        e.access = lru_clock(now);
+        e.touch(clock);
     }
-}
-
-/// Whether this client's reads update the key's access time (CLIENT NO-TOUCH).
-fn touches(ctx: &Ctx<'_, '_>) -> bool {
-    !ctx.client.no_touch
 }
 
 /// How SET-like commands report success and an unmet NX/XX condition.
@@ -247,13 +243,15 @@ fn set_generic(
     style: SetReply,
 ) {
     let (db, now) = (ctx.db(), ctx.now_ms);
-    // With GET the old value is read as GET reads it (counted as a hit or miss).
-    let found = if get {
-        ctx.ks.get(db, key, now)
+    // With GET the old value is read as GET reads it (counted as a hit or miss). The
+    // lookup is the `match`'s scrutinee, so the borrowed entry is released (and its size
+    // change charged) before the steps below need the keyspace again.
+    let lookup = if get {
+        Locked::get
     } else {
-        ctx.ks.get_for_write(db, key, now)
+        Locked::get_for_write
     };
-    let step = match found {
+    let step = match lookup(ctx.ks, db, key, now) {
         Some(mut e) => {
             let mut step = Step::Done;
             if get {
@@ -268,7 +266,7 @@ fn set_generic(
                 _ => {
                     assign(&mut e.value, val);
                     ttl.apply(&mut e);
-                    e.access = lru_clock(now);
+                    e.touch(&ctx.access);
                     Step::Done
                 }
             }
@@ -297,7 +295,8 @@ fn set_generic(
             return;
         }
         Step::Missing => {
-            ctx.ks.insert(db, new_str_entry(key, val, now, ttl), now);
+            ctx.ks
+                .insert(db, new_str_entry(key, val, &ctx.access, ttl), now);
         }
         Step::Done => {}
     }
@@ -359,7 +358,7 @@ fn setex_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], kind: ExpKind, invalid: 
     match expire_at_ms(kind, argv[2], ctx.now_ms, invalid) {
         Ok(ms) => {
             let (db, now) = (ctx.db(), ctx.now_ms);
-            put(ctx.ks, db, argv[1], argv[3], now, Ttl::At(ms));
+            put(ctx.ks, db, argv[1], argv[3], now, &ctx.access, Ttl::At(ms));
             ctx.out.ok();
         }
         Err(e) => ctx.error(e),
@@ -387,7 +386,7 @@ fn mset(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     }
     let (db, now) = (ctx.db(), ctx.now_ms);
     for pair in argv[1..].chunks_exact(2) {
-        put(ctx.ks, db, pair[0], pair[1], now, Ttl::Clear);
+        put(ctx.ks, db, pair[0], pair[1], now, &ctx.access, Ttl::Clear);
     }
     ctx.out.ok();
 }
@@ -405,7 +404,7 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         return ctx.out.int(0);
     }
     for pair in argv[1..].chunks_exact(2) {
-        put(ctx.ks, db, pair[0], pair[1], now, Ttl::Clear);
+        put(ctx.ks, db, pair[0], pair[1], now, &ctx.access, Ttl::Clear);
     }
     ctx.out.int(1);
 }
@@ -423,8 +422,8 @@ fn get(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             false
         }
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of(&e.value) {
                 Some(s) => {
@@ -447,8 +446,8 @@ fn mget(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     for &key in &argv[1..] {
         match ctx.ks.get(db, key, now) {
             Some(mut e) => {
-                if touch {
-                    e.access = lru_clock(now);
+                if let Some(c) = &touch {
+                    e.touch(c);
                 }
                 match str_of(&e.value) {
                     Some(s) => s.with_bytes(|b| ctx.out.bulk(b)),
@@ -471,8 +470,8 @@ fn getex(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let step = match ctx.ks.get(db, key, now) {
         None => Step::Missing,
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of(&e.value) {
                 None => Step::WrongType,
@@ -549,8 +548,8 @@ fn read_str<T>(
     match ctx.ks.get(db, key, now) {
         None => Ok(None),
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of(&e.value) {
                 Some(s) => Ok(Some(f(ctx.out, s))),
@@ -621,8 +620,8 @@ fn append(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let step = match ctx.ks.get_for_write(db, key, now) {
         None => Step::Missing,
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of_mut(&mut e.value) {
                 None => Step::WrongType,
@@ -645,7 +644,7 @@ fn append(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Step::Missing => {
             // A new key is stored as SET would store it.
             ctx.ks
-                .insert(db, new_str_entry(key, add, now, Ttl::Clear), now);
+                .insert(db, new_str_entry(key, add, &ctx.access, Ttl::Clear), now);
             ctx.out.int(add.len() as i64);
         }
     }
@@ -666,8 +665,8 @@ fn setrange(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let step = match ctx.ks.get_for_write(db, key, now) {
         None => Step::Missing,
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of_mut(&mut e.value) {
                 None => Step::WrongType,
@@ -699,8 +698,11 @@ fn setrange(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             let mut data = vec![0u8; offset + val.len()];
             data[offset..].copy_from_slice(val);
             let len = data.len();
-            ctx.ks
-                .insert(db, new_entry(key, Value::Str(Str::raw(data)), now), now);
+            ctx.ks.insert(
+                db,
+                new_entry(key, Value::Str(Str::raw(data)), &ctx.access),
+                now,
+            );
             ctx.out.int(len as i64);
         }
     }
@@ -743,8 +745,8 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) {
     let step = match ctx.ks.get_for_write(db, key, now) {
         None => Step::Missing,
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of_mut(&mut e.value) {
                 None => Step::WrongType,
@@ -767,8 +769,11 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) {
         Step::WrongType => ctx.error(errors::WRONGTYPE),
         Step::Fail(msg) => ctx.error(msg),
         Step::Missing => {
-            ctx.ks
-                .insert(db, new_entry(key, Value::Str(Str::Int(delta)), now), now);
+            ctx.ks.insert(
+                db,
+                new_entry(key, Value::Str(Str::Int(delta)), &ctx.access),
+                now,
+            );
             ctx.out.int(delta);
         }
     }
@@ -794,8 +799,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             }
         },
         Some(mut e) => {
-            if touch {
-                e.access = lru_clock(now);
+            if let Some(c) = &touch {
+                e.touch(c);
             }
             match str_of_mut(&mut e.value) {
                 None => Step::WrongType,
@@ -838,7 +843,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 data: text,
             };
             ctx.ks
-                .insert(db, new_entry(key, Value::Str(value), now), now);
+                .insert(db, new_entry(key, Value::Str(value), &ctx.access), now);
         }
     }
 }

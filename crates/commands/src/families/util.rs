@@ -4,7 +4,9 @@
 //! the test suites written against Redis) depend on the exact edge cases: which strings
 //! are integers, which are floats, what a glob pattern matches, how cursors parse.
 
-use engine::{Entry, Str, Value};
+use engine::{Access, Entry, Str, Value};
+
+use crate::ctx::Ctx;
 
 pub use engine::value::parse_i64_strict as parse_i64;
 
@@ -14,18 +16,20 @@ pub fn eq_ic(arg: &[u8], keyword: &[u8]) -> bool {
     arg.eq_ignore_ascii_case(keyword)
 }
 
-/// The LRU clock (seconds) that `Entry::access` holds, for OBJECT IDLETIME and eviction.
+/// A new entry, stamped as just created: the access time under an LRU policy, the
+/// initial counter under an LFU one (as Redis initialises an object's LRU field).
 #[inline]
-pub fn lru_clock(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
+pub fn new_entry(key: &[u8], value: Value, clock: &Access) -> Entry {
+    let mut e = Entry::new(key, value);
+    e.access = clock.initial();
+    e
 }
 
-/// A new entry, stamped as just accessed (Redis sets the LRU field when it creates an object).
+/// The clock to record a read or write with, or None for a CLIENT NO-TOUCH client,
+/// whose lookups leave access times and LFU counters alone.
 #[inline]
-pub fn new_entry(key: &[u8], value: Value, now_ms: u64) -> Entry {
-    let mut e = Entry::new(key, value);
-    e.access = lru_clock(now_ms);
-    e
+pub fn touches(ctx: &Ctx<'_, '_>) -> Option<Access> {
+    (!ctx.client.no_touch).then_some(ctx.access)
 }
 
 /// The string inside a value, or `None` when the key holds another type (WRONGTYPE).
@@ -953,9 +957,20 @@ pub(crate) mod testkit {
                 out: &mut self.out,
                 ks: &mut locked,
                 now_ms,
+                access: self.inst.access_clock(now_ms),
             };
             h(&mut ctx, argv);
             drop(locked);
+            String::from_utf8_lossy(self.out.as_bytes()).into_owned()
+        }
+
+        /// Runs a command through the real dispatcher (generic checks, limits, locking),
+        /// written as space-separated words; returns the raw reply.
+        pub fn run(&mut self, line: &str) -> String {
+            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            self.out.clear();
+            crate::dispatch::dispatch(&self.inst, &mut self.client, &mut self.out, &argv);
+            crate::dispatch::flush_stats(&self.inst, &mut self.client);
             String::from_utf8_lossy(self.out.as_bytes()).into_owned()
         }
 

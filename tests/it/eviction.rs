@@ -1,0 +1,247 @@
+//! maxmemory eviction seen from a client (the `redis` crate): a standalone node under
+//! allkeys-lru keeps its allocator's used memory near the limit and keeps the keys that
+//! are read, and volatile-ttl evicts the keys closest to expiring first.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use miniredis_tests::subject::{start_subject, test_config};
+use miniredis_tests::{free_port, subject_is_redis, RedisServer};
+
+async fn connect(addr: SocketAddr) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://{addr}/")).expect("client URL");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .expect("connect timed out")
+    .expect("connect")
+}
+
+/// One numeric field of INFO.
+async fn info_field(con: &mut redis::aio::MultiplexedConnection, name: &str) -> u64 {
+    let text: String = redis::cmd("INFO")
+        .arg("everything")
+        .query_async(con)
+        .await
+        .expect("INFO");
+    let prefix = format!("{name}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no numeric {name}"))
+}
+
+async fn config_set(con: &mut redis::aio::MultiplexedConnection, name: &str, value: &str) {
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(con)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+}
+
+/// How many of `keys` exist.
+async fn existing(con: &mut redis::aio::MultiplexedConnection, keys: &[String]) -> usize {
+    let mut pipe = redis::pipe();
+    for k in keys {
+        pipe.exists(k);
+    }
+    let found: Vec<u8> = pipe.query_async(con).await.expect("EXISTS pipeline");
+    found.iter().filter(|&&x| x == 1).count()
+}
+
+async fn write_all(con: &mut redis::aio::MultiplexedConnection, keys: &[String], value: &[u8]) {
+    for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.set(k, value).ignore();
+        }
+        let () = pipe.query_async(con).await.expect("SET pipeline");
+    }
+}
+
+async fn read_all(con: &mut redis::aio::MultiplexedConnection, keys: &[String]) {
+    for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.get(k).ignore();
+        }
+        let () = pipe.query_async(con).await.expect("GET pipeline");
+    }
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}:{i}")).collect()
+}
+
+/// The `miniredis` binary: `MINIREDIS_BIN`, else the release (or debug) build beside this
+/// test binary. A standalone node's memory figures come from its allocator, which only
+/// the binary installs, so this test runs the binary rather than an in-process server.
+fn miniredis_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("MINIREDIS_BIN") {
+        return p.into();
+    }
+    // <target>/<profile>/deps/it-<hash>
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("target directory");
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("miniredis"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("no miniredis binary: run `cargo build --release -p miniredis` or set MINIREDIS_BIN")
+        })
+}
+
+/// A `miniredis node` process, killed when dropped (a redis-server in self-test mode).
+enum Node {
+    Mini { child: Child, addr: SocketAddr },
+    Redis(RedisServer),
+}
+
+impl Node {
+    fn start(args: &[&str]) -> Node {
+        if subject_is_redis() {
+            return Node::Redis(RedisServer::start_with(args));
+        }
+        let port = free_port();
+        let child = Command::new(miniredis_bin())
+            .args(["node", "--port", &port.to_string(), "--save", ""])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning miniredis node");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "miniredis node did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Node::Mini { child, addr }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Node::Mini { addr, .. } => *addr,
+            Node::Redis(r) => r.addr(),
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Node::Mini { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn allkeys_lru_keeps_memory_near_the_limit_and_read_keys_alive() {
+    const LIMIT: u64 = 16 << 20;
+    let node = Node::start(&["--maxmemory", "16mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut con = connect(node.addr()).await;
+    let value = vec![b'x'; 1000];
+    let (cold, hot) = (names("cold", 4000), names("hot", 4000));
+    // About 10 MB: under the limit, nothing is evicted yet.
+    write_all(&mut con, &cold, &value).await;
+    write_all(&mut con, &hot, &value).await;
+    assert_eq!(info_field(&mut con, "evicted_keys").await, 0);
+    // The LRU clock counts seconds: let both sets age. Then write 1.5 times the limit
+    // in batches more than a second apart, reading the hot keys just before each one:
+    // at any time the cold keys are the idlest, then the fill of earlier batches, while
+    // the hot keys are as fresh as the batch being written.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let fill = names("fill", 24_000);
+    for batch in fill.chunks(6000) {
+        read_all(&mut con, &hot).await;
+        write_all(&mut con, batch, &value).await;
+        let used = info_field(&mut con, "used_memory").await;
+        assert!(
+            used <= LIMIT + LIMIT / 8,
+            "used_memory {used} is far over maxmemory {LIMIT}"
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let used = info_field(&mut con, "used_memory").await;
+    assert!(
+        used >= LIMIT / 2,
+        "used_memory {used}: eviction went far below maxmemory {LIMIT}"
+    );
+    assert!(info_field(&mut con, "evicted_keys").await > 15_000);
+    let hot_left = existing(&mut con, &hot).await;
+    let cold_left = existing(&mut con, &cold).await;
+    assert!(
+        hot_left > 3500 && cold_left < 400,
+        "survivors: {hot_left} of 4000 read keys, {cold_left} of 4000 cold keys"
+    );
+}
+
+#[tokio::test]
+async fn volatile_ttl_evicts_the_shortest_ttl_first() {
+    // A tenant: its used_memory (INFO and the limit) is its keyspace's own bytes.
+    let subject = start_subject(commands::Config {
+        tenant: true,
+        ..test_config()
+    });
+    let mut con = connect(subject.addr()).await;
+    let value = vec![b'v'; 1000];
+    let persistent = names("p", 300);
+    write_all(&mut con, &persistent, &value).await;
+    // t:0 expires first, t:299 last.
+    let volatile = names("t", 300);
+    let mut pipe = redis::pipe();
+    for (i, k) in volatile.iter().enumerate() {
+        pipe.set_ex(k, &value[..], 10_000 + 10 * i as u64).ignore();
+    }
+    let () = pipe.query_async(&mut con).await.expect("SETEX pipeline");
+    let used = info_field(&mut con, "used_memory").await;
+    config_set(&mut con, "maxmemory-policy", "volatile-ttl").await;
+    config_set(&mut con, "maxmemory-samples", "10").await;
+    // No time limit on an eviction pass, so each command finishes what it needs.
+    config_set(&mut con, "maxmemory-eviction-tenacity", "100").await;
+    // Room for about a hundred keys fewer than there are.
+    config_set(&mut con, "maxmemory", &(used - 100 * 1200).to_string()).await;
+    let () = redis::cmd("PING")
+        .query_async(&mut con)
+        .await
+        .expect("PING");
+    assert_eq!(existing(&mut con, &persistent).await, 300);
+    let soon = existing(&mut con, &volatile[..150]).await;
+    let late = existing(&mut con, &volatile[150..]).await;
+    let evicted = 300 - soon - late;
+    assert!(
+        (90..=130).contains(&evicted),
+        "{evicted} volatile keys evicted"
+    );
+    assert!(
+        150 - late < (150 - soon) / 4,
+        "evicted {} of the 150 soonest to expire, {} of the 150 latest",
+        150 - soon,
+        150 - late
+    );
+    assert_eq!(info_field(&mut con, "evicted_keys").await, evicted as u64);
+    // Below what the persistent keys alone need: every volatile key goes, and then
+    // writes are refused.
+    config_set(&mut con, "maxmemory", &(used / 4).to_string()).await;
+    let refused: redis::RedisResult<()> = redis::cmd("SET")
+        .arg("x")
+        .arg("y")
+        .query_async(&mut con)
+        .await;
+    let err = refused.expect_err("SET over maxmemory with nothing volatile left");
+    assert_eq!(err.code(), Some("OOM"), "{err}");
+    assert_eq!(existing(&mut con, &volatile).await, 0);
+    assert_eq!(existing(&mut con, &persistent).await, 300);
+}
