@@ -45,6 +45,25 @@ async fn config_set(con: &mut redis::aio::MultiplexedConnection, name: &str, val
         .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
 }
 
+/// Sets a limit the way the operator of a tenant database does (the node manager's
+/// path, `Instance::update_config`): a tenant's own CONFIG SET of its limits is
+/// refused. Against Redis (self-test mode) it is a CONFIG SET.
+async fn operator_set(
+    subject: &miniredis_tests::Subject,
+    con: &mut redis::aio::MultiplexedConnection,
+    name: &str,
+    value: &str,
+) {
+    match subject.handle() {
+        Some(h) => {
+            let p = commands::config::find(name).expect("known parameter");
+            let v = commands::config::validate(p, value).expect("valid value");
+            h.instance().update_config(|c| (p.set)(c, &v));
+        }
+        None => config_set(con, name, value).await,
+    }
+}
+
 /// How many of `keys` exist.
 async fn existing(con: &mut redis::aio::MultiplexedConnection, keys: &[String]) -> usize {
     let mut pipe = redis::pipe();
@@ -207,12 +226,18 @@ async fn volatile_ttl_evicts_the_shortest_ttl_first() {
     }
     let () = pipe.query_async(&mut con).await.expect("SETEX pipeline");
     let used = info_field(&mut con, "used_memory").await;
-    config_set(&mut con, "maxmemory-policy", "volatile-ttl").await;
+    operator_set(&subject, &mut con, "maxmemory-policy", "volatile-ttl").await;
     config_set(&mut con, "maxmemory-samples", "10").await;
     // No time limit on an eviction pass, so each command finishes what it needs.
     config_set(&mut con, "maxmemory-eviction-tenacity", "100").await;
     // Room for about a hundred keys fewer than there are.
-    config_set(&mut con, "maxmemory", &(used - 100 * 1200).to_string()).await;
+    operator_set(
+        &subject,
+        &mut con,
+        "maxmemory",
+        &(used - 100 * 1200).to_string(),
+    )
+    .await;
     let () = redis::cmd("PING")
         .query_async(&mut con)
         .await
@@ -234,7 +259,7 @@ async fn volatile_ttl_evicts_the_shortest_ttl_first() {
     assert_eq!(info_field(&mut con, "evicted_keys").await, evicted as u64);
     // Below what the persistent keys alone need: every volatile key goes, and then
     // writes are refused.
-    config_set(&mut con, "maxmemory", &(used / 4).to_string()).await;
+    operator_set(&subject, &mut con, "maxmemory", &(used / 4).to_string()).await;
     let refused: redis::RedisResult<()> = redis::cmd("SET")
         .arg("x")
         .arg("y")

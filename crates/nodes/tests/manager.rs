@@ -448,6 +448,20 @@ fn port_pool_exhaustion_quarantine_and_reuse() {
         .create(DatabaseSpec::new("n").password("x").port(PortChoice::None))
         .expect("no port");
     assert_eq!(n.port, None);
+    // Memory committed: the sum of the databases' limits, against the host's memory.
+    p.mgr
+        .update_limits(
+            "n",
+            &LimitsPatch {
+                maxmemory: Some(64 << 20),
+                ..LimitsPatch::default()
+            },
+        )
+        .expect("limit");
+    let cap = p.mgr.capacity();
+    assert_eq!(cap.memory_committed, 64 << 20);
+    assert_eq!(cap.unlimited_databases, cap.databases - 1);
+    assert!(cap.host_memory > cap.memory_committed);
     let mut fnn = conn(p.front().port(), Some("n"), Some("x"));
     let _: () = fnn.set("k", "v").expect("set");
     assert_eq!(p.mgr.info("n").expect("info").keys, 1);
