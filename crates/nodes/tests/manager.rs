@@ -787,3 +787,40 @@ fn declared_databases_are_reconciled() {
     assert!(p.mgr.apply_declared(&[dup.clone(), dup]).is_err());
     assert!(p.mgr.info("x").is_err());
 }
+
+#[test]
+fn front_door_connections_move_to_their_database_mid_command() {
+    let p = Platform::start(3, |_| {});
+    two(&p);
+    let front = p.front();
+    // Several connections, so some are accepted on a thread that is not alpha's and
+    // move after AUTH, with half a command already buffered.
+    for i in 0..8 {
+        let mut s = std::net::TcpStream::connect(front).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        use std::io::{Read, Write};
+        s.write_all(format!("AUTH alpha pa\r\n*3\r\n$3\r\nSET\r\n$2\r\nk{i}").as_bytes())
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(30));
+        s.write_all(b"\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$2\r\nk")
+            .expect("write");
+        s.write_all(format!("{i}\r\n").as_bytes()).expect("write");
+        let want = b"+OK\r\n+OK\r\n$1\r\nv\r\n";
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while got.len() < want.len() {
+            let n = s.read(&mut buf).expect("read");
+            assert!(n > 0, "closed after {got:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, want, "connection {i}");
+    }
+    let mut a = conn(
+        p.mgr.info("alpha").expect("info").port.expect("port"),
+        None,
+        Some("pa"),
+    );
+    let n: u64 = redis::cmd("DBSIZE").query(&mut a).expect("dbsize");
+    assert_eq!(n, 8);
+}

@@ -57,13 +57,92 @@ pub async fn serve_connection(mut stream: TcpStream, inst: Arc<Instance>) {
     if inst.is_front_door() {
         client.front_door = Some(inst.clone());
     }
-    let mut inst = inst;
-    let result = run(&mut stream, &mut inst, &mut client).await;
-    if let Err(e) = result {
-        tracing::debug!(client = client.info.id, "connection closed: {e}");
+    let state = State::new(&inst);
+    drive(
+        stream,
+        Session {
+            inst,
+            client,
+            state,
+        },
+    )
+    .await;
+}
+
+/// Everything a connection carries besides its socket, so it can move to another I/O
+/// thread between two batches.
+struct Session {
+    inst: Arc<Instance>,
+    client: Client,
+    state: State,
+}
+
+/// The connection loop's buffers and decoder position.
+struct State {
+    rbuf: Vec<u8>,
+    pos: usize,
+    out: ReplyWriter,
+    dec: RequestDecoder,
+    need: usize,
+}
+
+impl State {
+    fn new(inst: &Instance) -> Self {
+        State {
+            rbuf: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+            out: ReplyWriter::new(Protocol::Resp2),
+            dec: RequestDecoder::new(limits(inst)),
+            need: 0,
+        }
     }
-    flush_stats(&inst, &mut client);
-    inst.unregister_client(client.info.id);
+}
+
+/// Runs the connection on this thread until it ends, or until it belongs on another
+/// I/O thread (a front-door connection that authenticated into a database whose
+/// connections live on other threads); then it is handed over there, socket, buffers
+/// and all.
+async fn drive(mut stream: TcpStream, mut s: Session) {
+    let result = run(&mut stream, &mut s.inst, &mut s.client, &mut s.state).await;
+    match result {
+        Ok(Some(target)) => match stream.into_std() {
+            Ok(std_stream) => move_to(&target, std_stream, s),
+            Err(e) => {
+                tracing::debug!("connection lost moving threads: {e}");
+                end(s);
+            }
+        },
+        Ok(None) => end(s),
+        Err(e) => {
+            tracing::debug!(client = s.client.info.id, "connection closed: {e}");
+            end(s);
+        }
+    }
+}
+
+/// Hands the connection to another I/O thread. A separate function with a boxed,
+/// type-erased future: `drive` on one thread starting `drive` on another is recursion
+/// the compiler can only check for `Send` through a `dyn` boundary.
+fn move_to(target: &tokio::runtime::Handle, std_stream: std::net::TcpStream, s: Session) {
+    let fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(resume(std_stream, s));
+    target.spawn(fut);
+}
+
+/// The connection continues on the thread this runs on.
+async fn resume(std_stream: std::net::TcpStream, s: Session) {
+    match TcpStream::from_std(std_stream) {
+        Ok(stream) => drive(stream, s).await,
+        Err(e) => {
+            tracing::debug!("connection lost moving threads: {e}");
+            end(s);
+        }
+    }
+}
+
+fn end(mut s: Session) {
+    flush_stats(&s.inst, &mut s.client);
+    s.inst.unregister_client(s.client.info.id);
 }
 
 /// Moves the connection to `to` (after AUTH on the front door, or RESET back to it):
@@ -90,16 +169,21 @@ fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
     *inst = to;
 }
 
+/// Serves the connection. Returns `Some(thread)` when it must continue on that I/O
+/// thread (its replies so far written), None when it is over.
 async fn run(
     stream: &mut TcpStream,
     inst: &mut Arc<Instance>,
     client: &mut Client,
-) -> std::io::Result<()> {
-    let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut pos = 0usize;
-    let mut out = ReplyWriter::new(Protocol::Resp2);
-    let mut dec = RequestDecoder::new(limits(inst));
-    let mut need: usize = 0;
+    st: &mut State,
+) -> std::io::Result<Option<tokio::runtime::Handle>> {
+    // Taken out for the loop (plain locals keep the hot path simple); given back only
+    // when the connection moves to another thread.
+    let mut rbuf = std::mem::take(&mut st.rbuf);
+    let mut pos = st.pos;
+    let mut out = std::mem::replace(&mut st.out, ReplyWriter::new(Protocol::Resp2));
+    let mut dec = std::mem::replace(&mut st.dec, RequestDecoder::new(Limits::default()));
+    let mut need = st.need;
     // The argument vector's allocation, reused across commands.
     let mut spare: Vec<&'static [u8]> = Vec::with_capacity(16);
     // Each pass of this loop serves the connection while it belongs to one instance.
@@ -121,7 +205,7 @@ async fn run(
                 _ = &mut killed => 0,
             };
             if n == 0 || info.is_killed() {
-                return Ok(());
+                return Ok(None);
             }
             if n < room {
                 // The read did not fill the buffer, so the socket is drained: mark it
@@ -163,7 +247,7 @@ async fn run(
                                 client = client.info.id,
                                 "closing client that reached max query buffer length"
                             );
-                            return Ok(());
+                            return Ok(None);
                         }
                         break;
                     }
@@ -218,7 +302,21 @@ async fn run(
             flush_stats(inst, client);
             if close {
                 let _ = stream.shutdown().await;
-                return Ok(());
+                return Ok(None);
+            }
+            // Authenticated into a database whose connections live on other threads:
+            // continue there, with whatever is already buffered.
+            if rebound {
+                if let Some(target) = crate::pool::thread_for(inst) {
+                    *st = State {
+                        rbuf,
+                        pos,
+                        out,
+                        dec,
+                        need,
+                    };
+                    return Ok(Some(target));
+                }
             }
             // A large buffer left over from one big request is given back.
             if rbuf.is_empty() && rbuf.capacity() > 1024 * 1024 {

@@ -9,6 +9,7 @@
 //! on one of them; every accepted connection is handed to the next thread in turn and
 //! lives there for its whole life, so a command never hops between threads.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
@@ -27,6 +28,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How long a stopping pool lets killed connections finish writing.
 const DRAIN_WAIT: Duration = Duration::from_millis(500);
 
+/// A spread instance's threads: (the instance, home thread, width).
+type Spread = (Weak<Instance>, usize, usize);
+
 /// Shared I/O threads, and the background cron that serves every instance.
 pub struct IoPool {
     handles: Vec<Handle>,
@@ -38,6 +42,9 @@ pub struct IoPool {
     stop: Arc<Notify>,
     /// Instances the cron serves (active expiry, ops/sec sampling).
     instances: Mutex<Vec<Weak<Instance>>>,
+    /// Where spread listeners' instances live (home thread, width), by instance
+    /// address: a front-door connection that authenticates into one moves there.
+    placements: Mutex<HashMap<usize, Spread>>,
 }
 
 impl IoPool {
@@ -72,7 +79,15 @@ impl IoPool {
             stopping: AtomicBool::new(false),
             stop,
             instances: Mutex::new(Vec::new()),
+            placements: Mutex::new(HashMap::new()),
         });
+        // Each I/O thread learns its index and its pool, for thread_for().
+        for (i, h) in pool.handles.iter().enumerate() {
+            let weak = Arc::downgrade(&pool);
+            h.spawn(async move {
+                THREAD.with(|t| *t.borrow_mut() = Some((i, weak)));
+            });
+        }
         let weak = Arc::downgrade(&pool);
         let cron = std::thread::Builder::new()
             .name("miniredis-cron".into())
@@ -140,6 +155,14 @@ impl IoPool {
         let n = self.handles.len();
         let home = self.next_home.fetch_add(1, Relaxed) % n;
         let width = width.clamp(1, n);
+        {
+            let mut p = self.placements.lock();
+            p.retain(|_, (w, _, _)| w.strong_count() > 0);
+            p.insert(
+                Arc::as_ptr(&inst) as usize,
+                (Arc::downgrade(&inst), home, width),
+            );
+        }
         self.listen_on(l, inst, Placement::Spread { home, width })
     }
 
@@ -340,6 +363,34 @@ pub fn default_io_threads() -> usize {
 
 thread_local! {
     static ON_IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// On an I/O thread: its index in the pool, and the pool.
+    static THREAD: std::cell::RefCell<Option<(usize, Weak<IoPool>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The I/O thread a connection of `inst` should move to, if it is not on one of the
+/// instance's threads already (None: stay; also for instances served by every thread).
+pub(crate) fn thread_for(inst: &Arc<Instance>) -> Option<Handle> {
+    THREAD.with(|t| {
+        let t = t.borrow();
+        let (me, pool) = t.as_ref()?;
+        let pool = pool.upgrade()?;
+        let key = Arc::as_ptr(inst) as usize;
+        let (home, width) = {
+            let p = pool.placements.lock();
+            let (w, home, width) = p.get(&key)?;
+            if !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inst)) {
+                return None;
+            }
+            (*home, *width)
+        };
+        let n = pool.handles.len();
+        if (0..width).any(|k| (home + k) % n == *me) {
+            return None;
+        }
+        let k = pool.next.fetch_add(1, Relaxed) % width;
+        Some(pool.handles[(home + k) % n].clone())
+    })
 }
 
 fn io_thread(ready: std::sync::mpsc::Sender<std::io::Result<Handle>>, stop: Arc<Notify>) {
