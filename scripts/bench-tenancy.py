@@ -54,14 +54,14 @@ def free_port():
 
 
 def free_range(n):
-    for _ in range(200):
-        base = free_port()
-        if base + n >= 65000:
-            continue
+    """`n` consecutive free loopback ports below the kernel's ephemeral range, so no
+    client socket is handed one of them as its local port in the meantime."""
+    import random
+    for _ in range(1000):
+        base = random.randrange(20000, 32000 - n)
         ok = True
         for p in range(base, base + n):
             with socket.socket() as s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind(("127.0.0.1", p))
                 except OSError:
@@ -69,7 +69,7 @@ def free_range(n):
                     break
         if ok:
             return base
-    die(f"no {n} consecutive free ports")
+    raise RuntimeError(f"no {n} consecutive free ports")
 
 
 def wait_ping(port, password=None, user=None, timeout=30):

@@ -27,11 +27,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def free_range(n: int) -> int:
-    for _ in range(200):
-        base = free_port()
-        if base + n >= 65000:
-            continue
+def free_range(n):
+    """`n` consecutive free loopback ports below the kernel's ephemeral range, so no
+    client socket is handed one of them as its local port in the meantime."""
+    import random
+    for _ in range(1000):
+        base = random.randrange(20000, 32000 - n)
         ok = True
         for p in range(base, base + n):
             with socket.socket() as s:
@@ -42,7 +43,7 @@ def free_range(n: int) -> int:
                     break
         if ok:
             return base
-    raise RuntimeError("no free port range")
+    raise RuntimeError(f"no {n} consecutive free ports")
 
 
 class Platform:

@@ -191,23 +191,28 @@ mod tests {
 
     const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-    /// A range of `n` consecutive ports nobody listens on right now.
+    /// `n` consecutive loopback ports nobody listens on right now, below the kernel's
+    /// ephemeral range, so no client socket of a concurrent test is handed one of them
+    /// as its local port between this check and the test's bind.
     fn free_range(n: u16) -> (u16, u16) {
-        'outer: for _ in 0..50 {
-            let probe = TcpListener::bind((LO, 0)).expect("bind");
-            let base = probe.local_addr().expect("addr").port();
-            drop(probe);
-            if base as u32 + n as u32 >= 65535 {
-                continue;
-            }
+        let mut seed = std::process::id() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7);
+        'outer: for _ in 0..1000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let base = 20000 + ((seed >> 33) % (12000 - n as u64)) as u16;
             for p in base..base + n {
-                if TcpListener::bind((LO, p)).is_err() {
+                if TcpListener::bind(("127.0.0.1", p)).is_err() {
                     continue 'outer;
                 }
             }
             return (base, base + n - 1);
         }
-        panic!("no free port range");
+        panic!("no free port range of {n}");
     }
 
     #[test]

@@ -29,16 +29,20 @@ fn temp_dir() -> PathBuf {
     d
 }
 
-/// `n` consecutive loopback ports nobody listens on right now.
+/// `n` consecutive loopback ports nobody listens on right now, below the kernel's
+/// ephemeral range, so no client socket of a concurrent test is handed one of them
+/// as its local port between this check and the test's bind.
 fn free_range(n: u16) -> (u16, u16) {
-    'outer: for _ in 0..100 {
-        let base = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        if base as u32 + n as u32 >= 65000 {
-            continue;
-        }
+    let mut seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7);
+    'outer: for _ in 0..1000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let base = 20000 + ((seed >> 33) % (12000 - n as u64)) as u16;
         for p in base..base + n {
             if TcpListener::bind(("127.0.0.1", p)).is_err() {
                 continue 'outer;
