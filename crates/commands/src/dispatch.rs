@@ -381,6 +381,52 @@ mod tests {
         assert_eq!(k.run("set e 5"), OK);
     }
 
+    /// Every string and key command keeps the keyspace's counters equal to a recount.
+    #[test]
+    fn handlers_keep_the_accounting_exact() {
+        let mut k = tenant();
+        let long = "x".repeat(300);
+        let script = [
+            "set a 1".to_string(),
+            "append a 2345678901234567890".into(),
+            "incr n".into(),
+            "incrby n 100".into(),
+            "append n abc".into(),
+            format!("set s {long}"),
+            "setrange s 500 tail".into(),
+            "setrange fresh 10 x".into(),
+            "incrbyfloat f 1.5".into(),
+            "incrbyfloat s2 2".into(),
+            "getset a short".into(),
+            format!("set a {long} keepttl"),
+            "set a 7".into(),
+            "getex a px 50".into(),
+            "mset m1 1 m2 two m3 three".into(),
+            "msetnx m4 1 m5 2".into(),
+            "copy s s3".into(),
+            "copy s s3 db 2".into(),
+            "rename s3 s4".into(),
+            "move s4 3".into(),
+            "getdel m1".into(),
+            "del m2".into(),
+            "unlink m3".into(),
+            "swapdb 0 2".into(),
+            "swapdb 0 2".into(),
+            "flushdb".into(),
+        ];
+        for line in &script {
+            k.run(line);
+            k.inst.ks.check_accounting();
+        }
+        k.run("set e v px 1");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(k.run("get e"), "$-1\r\n", "expired lazily");
+        k.inst.ks.check_accounting();
+        k.run("flushall");
+        assert_eq!(k.inst.ks.used_memory(), 0);
+        assert_eq!(k.inst.ks.key_count(), 0);
+    }
+
     #[test]
     fn tenant_info_reports_accounted_memory() {
         let mut k = tenant();

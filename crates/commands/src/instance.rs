@@ -60,16 +60,7 @@ impl Stats {
 }
 
 /// Every maxmemory policy, indexed by its code in [`Limits`].
-const POLICIES: [Policy; 8] = [
-    Policy::NoEviction,
-    Policy::AllKeysLru,
-    Policy::AllKeysLfu,
-    Policy::AllKeysRandom,
-    Policy::VolatileLru,
-    Policy::VolatileLfu,
-    Policy::VolatileRandom,
-    Policy::VolatileTtl,
-];
+const POLICIES: [Policy; 8] = Policy::ALL;
 
 /// The configuration dispatch consults on every command (memory and key limits, the
 /// eviction policy and its clock), copied out of [`Config`] into atomics whenever it

@@ -25,6 +25,18 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// Every policy, in a fixed order (an index into it is a compact code).
+    pub const ALL: [Policy; 8] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
     /// Parses a `maxmemory-policy` value (case-insensitive).
     pub fn parse(s: &str) -> Option<Policy> {
         Some(match s.to_ascii_lowercase().as_str() {

@@ -18,9 +18,10 @@
 //! [`Keyspace::used_memory`] and [`Keyspace::key_count`] sum them, which is what a
 //! tenant's `maxmemory` and `maxkeys` are enforced against before each command. Each
 //! logical database's part of a shard also keeps its own byte total under the lock, so
-//! FLUSHDB can subtract it in O(1). An [`EntryMut`] measures the value when it is handed
-//! out and charges the difference when it is dropped, so in-place changes (APPEND,
-//! SETRANGE, INCR) stay exact without each handler doing arithmetic.
+//! FLUSHDB can subtract it in O(1). An [`EntryMut`] measures the value at its first
+//! mutable access and charges the difference when it is dropped, so in-place changes
+//! (APPEND, SETRANGE, INCR) stay exact without each handler doing arithmetic, and reads
+//! pay nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -609,6 +610,7 @@ impl<'a> Locked<'a> {
     }
 
     /// The locked shard `hash` belongs to, with its counters.
+    #[inline]
     fn shard_mut(&mut self, hash: u64) -> (&mut Shard, &'a Counters) {
         let i = self.ks.shard_of(hash);
         let counters = &self.ks.shards[i].counters;
@@ -621,6 +623,7 @@ impl<'a> Locked<'a> {
         }
     }
 
+    #[inline]
     fn part(&mut self, db: usize, key: &[u8]) -> (&mut DbPart, &mut ShardStats, &'a Counters, u64) {
         let h = hash_key(key);
         let (sh, counters) = self.shard_mut(h);
@@ -694,6 +697,7 @@ impl<'a> Locked<'a> {
 
     /// Inserts or replaces a key with `entry` (its expiry included); returns the
     /// previous live entry.
+    #[inline]
     pub fn insert(&mut self, db: usize, entry: Entry, now_ms: u64) -> Option<Entry> {
         let (part, stats, counters, h) = self.part(db, &entry.key);
         if entry.expire_at() != 0 {
@@ -718,6 +722,7 @@ impl<'a> Locked<'a> {
 
     /// Returns the live entry for `key`, or inserts the one `make` builds (also in
     /// place of an expired entry). One hash and one probe: this is SET's path.
+    #[inline]
     pub fn get_or_insert_with(
         &mut self,
         db: usize,
@@ -763,6 +768,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Removes a key; returns it if it was live.
+    #[inline]
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
         let (part, stats, counters, h) = self.part(db, key);
         let e = part.table.remove(h, key)?;
@@ -943,20 +949,28 @@ fn expire_now(part: &mut DbPart, stats: &mut ShardStats, counters: &Counters, h:
 
 /// A live entry borrowed for reading or writing. Changing the expiry goes through
 /// [`set_expire`](Self::set_expire) so the keyspace's count of volatile keys stays true.
-/// The value may be changed in place: the change in its size is charged to the
-/// keyspace's memory accounting when the borrow ends. The key must not be changed.
+/// The value may be changed in place: the first mutable access measures the value, and
+/// the change in its size is charged to the keyspace's memory accounting when the
+/// borrow ends. Reads, and [`touch`](Self::touch), cost no measuring. The key must not
+/// be changed.
 pub struct EntryMut<'a> {
     entry: &'a mut Entry,
     volatile: &'a mut usize,
     used: &'a mut u64,
     counters: &'a Counters,
-    /// The value's heap bytes when the borrow began.
+    /// The value's heap bytes at the first mutable access ([`UNMEASURED`] before).
     value_bytes: usize,
 }
+
+/// `EntryMut::value_bytes` before the entry was borrowed mutably.
+const UNMEASURED: usize = usize::MAX;
 
 impl Drop for EntryMut<'_> {
     #[inline]
     fn drop(&mut self) {
+        if self.value_bytes == UNMEASURED {
+            return;
+        }
         let now = self.entry.value.heap_bytes();
         if now != self.value_bytes {
             let delta = now as i64 - self.value_bytes as i64;
@@ -973,18 +987,23 @@ impl<'a> EntryMut<'a> {
         used: &'a mut u64,
         counters: &'a Counters,
     ) -> Self {
-        let value_bytes = entry.value.heap_bytes();
         EntryMut {
             entry,
             volatile,
             used,
             counters,
-            value_bytes,
+            value_bytes: UNMEASURED,
         }
     }
 }
 
 impl EntryMut<'_> {
+    /// Records an access for eviction (see [`Entry::touch`]); not a change of the value.
+    #[inline]
+    pub fn touch(&mut self, clock: &crate::evict::Access) {
+        self.entry.touch(clock);
+    }
+
     pub fn set_expire(&mut self, at_ms: u64) {
         match (self.entry.expire_at() != 0, at_ms != 0) {
             (false, true) => *self.volatile += 1,
@@ -1003,7 +1022,11 @@ impl std::ops::Deref for EntryMut<'_> {
 }
 
 impl std::ops::DerefMut for EntryMut<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Entry {
+        if self.value_bytes == UNMEASURED {
+            self.value_bytes = self.entry.value.heap_bytes();
+        }
         self.entry
     }
 }

@@ -116,9 +116,11 @@ pub fn alloc_size(n: usize) -> usize {
         return (n + 7) & !7;
     }
     // The power of two just below n; classes in [p, 2p) are p/4 apart (at least 16).
+    // Steps are powers of two: round with a mask, not a division (this runs on every
+    // write, and a 64-bit division costs tens of cycles).
     let p = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
     let step = (p / 4).max(16);
-    n.div_ceil(step) * step
+    (n + step - 1) & !(step - 1)
 }
 
 /// Parses an i64 the way Redis's `string2ll` does: optional '-', no '+', no leading zeros

@@ -80,16 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-const POLICIES: [Policy; 8] = [
-    Policy::NoEviction,
-    Policy::AllKeysLru,
-    Policy::AllKeysLfu,
-    Policy::AllKeysRandom,
-    Policy::VolatileLru,
-    Policy::VolatileLfu,
-    Policy::VolatileRandom,
-    Policy::VolatileTtl,
-];
+const POLICIES: [Policy; 8] = Policy::ALL;
 
 fn value(len: usize) -> Value {
     Value::Str(Str::from_bytes(&vec![b'v'; len]))
