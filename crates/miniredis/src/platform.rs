@@ -94,6 +94,8 @@ pub struct DeclaredDatabase {
     /// "none" or "snapshot".
     #[serde(default)]
     pub persistence: Persistence,
+    /// Where snapshots go (default: `<data_dir>/databases/<name>`).
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -132,6 +134,7 @@ impl DeclaredDatabase {
                 maxclients: self.maxclients.unwrap_or(d.maxclients),
             },
             persistence: self.persistence,
+            dir: self.dir.clone(),
             origin: nodes::Origin::Config,
         })
     }

@@ -313,8 +313,14 @@ impl NodeManager {
         self.settings.data_dir.join("databases").join(name)
     }
 
-    fn snapshot_path(&self, name: &str) -> PathBuf {
-        self.db_dir(name).join("dump.rdb")
+    /// Where a database's snapshots go: its own `dir`, or its directory under the
+    /// data directory.
+    fn data_dir_of(&self, spec: &DatabaseSpec) -> PathBuf {
+        spec.dir.clone().unwrap_or_else(|| self.db_dir(&spec.name))
+    }
+
+    fn snapshot_path(&self, spec: &DatabaseSpec) -> PathBuf {
+        self.data_dir_of(spec).join("dump.rdb")
     }
 
     fn cell(&self, name: &str) -> Result<Arc<Mutex<Db>>, NodeError> {
@@ -343,7 +349,7 @@ impl NodeManager {
             maxmemory_policy: spec.limits.maxmemory_policy.clone(),
             maxkeys: spec.limits.maxkeys,
             maxclients: spec.limits.maxclients,
-            dir: self.db_dir(&spec.name),
+            dir: self.data_dir_of(spec),
             // The manager writes snapshots itself (on stop, and on its schedule).
             save: String::new(),
             appendonly: false,
@@ -402,10 +408,12 @@ impl NodeManager {
             };
             // A fresh database starts empty, whatever an earlier one of the same name
             // left behind.
-            let dir = self.db_dir(&name);
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| NodeError::Io(format!("cannot create {}: {e}", dir.display())))?;
+            let _ = std::fs::remove_dir_all(self.db_dir(&name));
+            let _ = std::fs::remove_file(self.snapshot_path(&spec));
+            for dir in [self.db_dir(&name), self.data_dir_of(&spec)] {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| NodeError::Io(format!("cannot create {}: {e}", dir.display())))?;
+            }
             self.serve(&mut db, listener, false)
         })();
         if let Err(e) = result {
@@ -441,7 +449,7 @@ impl NodeManager {
     ) -> Result<(), NodeError> {
         let inst = Instance::new(self.instance_config(&db.spec, db.port));
         if load && db.spec.persistence == Persistence::Snapshot {
-            let path = self.snapshot_path(&db.spec.name);
+            let path = self.snapshot_path(&db.spec);
             if path.exists() {
                 let started = Instant::now();
                 persistence::load(&inst.ks, &path, unix_ms())
@@ -577,12 +585,15 @@ impl NodeManager {
         if let Some(inst) = db.instance.take() {
             inst.kill_clients();
         }
+        // Its own directory goes; a directory the operator named keeps everything but
+        // the snapshot.
         let dir = self.db_dir(name);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 db.event(format!("could not remove {}: {e}", dir.display()));
             }
         }
+        let _ = std::fs::remove_file(self.snapshot_path(&db.spec));
         if let Some(p) = db.port.take() {
             self.ports.lock().release(p);
         }
@@ -646,7 +657,7 @@ impl NodeManager {
             self.save_locked(&mut db)?;
         }
         if mode == Persistence::None {
-            let _ = std::fs::remove_file(self.snapshot_path(name));
+            let _ = std::fs::remove_file(self.snapshot_path(&db.spec));
         }
         drop(db);
         self.record(name, &cell)
@@ -663,13 +674,13 @@ impl NodeManager {
         let Some(inst) = db.instance.clone() else {
             return Err(db.wrong_state("save"));
         };
-        let dir = self.db_dir(&db.spec.name);
+        let dir = self.data_dir_of(&db.spec);
         let started = Instant::now();
         let changes = inst.dirty.load(Relaxed);
         let result = std::fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
             .and_then(|_| {
-                persistence::save(&inst.ks, &self.snapshot_path(&db.spec.name), unix_ms())
+                persistence::save(&inst.ks, &self.snapshot_path(&db.spec), unix_ms())
                     .map_err(|e| e.to_string())
             });
         match result {
@@ -948,12 +959,24 @@ impl NodeManager {
                             spec.name, spec.persistence
                         ));
                     }
-                    if old.origin != Origin::Config || old.port != spec.port {
+                    if old.dir != spec.dir {
+                        changes.push(format!(
+                            "set the directory of '{}' (snapshots go there from the next save)",
+                            spec.name
+                        ));
+                    }
+                    if old.origin != Origin::Config || old.port != spec.port || old.dir != spec.dir
+                    {
                         let cell = self.cell(&spec.name)?;
                         {
                             let mut db = cell.lock();
                             db.spec.origin = Origin::Config;
                             db.spec.port = spec.port;
+                            db.spec.dir = spec.dir.clone();
+                            if let Some(inst) = &db.instance {
+                                let dir = self.data_dir_of(&db.spec);
+                                inst.update_config(|c| c.dir = dir);
+                            }
                         }
                         self.record(&spec.name, &cell)?;
                     }

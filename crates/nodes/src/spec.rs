@@ -75,6 +75,9 @@ pub struct DatabaseSpec {
     pub limits: Limits,
     #[serde(default)]
     pub persistence: Persistence,
+    /// Where its snapshots go (default: its directory under the data directory).
+    #[serde(default)]
+    pub dir: Option<std::path::PathBuf>,
     #[serde(default)]
     pub origin: Origin,
 }
@@ -88,8 +91,14 @@ impl DatabaseSpec {
             password: None,
             limits: Limits::default(),
             persistence: Persistence::None,
+            dir: None,
             origin: Origin::Api,
         }
+    }
+
+    pub fn dir(mut self, d: impl Into<std::path::PathBuf>) -> Self {
+        self.dir = Some(d.into());
+        self
     }
 
     pub fn password(mut self, p: impl Into<String>) -> Self {
