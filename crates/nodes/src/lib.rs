@@ -15,6 +15,8 @@ mod manifest;
 mod ports;
 mod spec;
 mod supervisor;
+#[doc(hidden)]
+pub mod testing;
 
 pub use manager::{Capacity, DatabaseInfo, Event, NodeManager, Settings, Status};
 pub use ports::{PortCapacity, PortPool};

@@ -174,6 +174,26 @@ pub(crate) struct Db {
 }
 
 impl Db {
+    /// A database with no instance or listener yet.
+    fn new(spec: DatabaseSpec, port: Option<u16>, status: Status, created_at_ms: u64) -> Db {
+        Db {
+            spec,
+            port,
+            status,
+            status_since_ms: unix_ms(),
+            created_at_ms,
+            instance: None,
+            listener: None,
+            events: VecDeque::new(),
+            restarts: 0,
+            failure: None,
+            last_error: None,
+            last_save_ms: None,
+            last_save_at: Instant::now(),
+            last_health: Instant::now(),
+        }
+    }
+
     fn event(&mut self, message: impl Into<String>) {
         let message = message.into();
         tracing::info!(database = %self.spec.name, "{message}");
@@ -256,22 +276,7 @@ impl NodeManager {
         });
         for r in records {
             let name = r.spec.name.clone();
-            let db = Db {
-                spec: r.spec.clone(),
-                port: r.port,
-                status: Status::Stopped,
-                status_since_ms: unix_ms(),
-                created_at_ms: r.created_at_ms,
-                instance: None,
-                listener: None,
-                events: VecDeque::new(),
-                restarts: 0,
-                failure: None,
-                last_error: None,
-                last_save_ms: None,
-                last_save_at: Instant::now(),
-                last_health: Instant::now(),
-            };
+            let db = Db::new(r.spec.clone(), r.port, Status::Stopped, r.created_at_ms);
             let cell = Arc::new(Mutex::new(db));
             mgr.dbs.write().insert(name.clone(), cell.clone());
             if r.running {
@@ -371,22 +376,12 @@ impl NodeManager {
             if map.contains_key(&name) {
                 return Err(NodeError::Exists(name));
             }
-            let cell = Arc::new(Mutex::new(Db {
-                spec: spec.clone(),
-                port: None,
-                status: Status::Creating,
-                status_since_ms: unix_ms(),
-                created_at_ms: unix_ms(),
-                instance: None,
-                listener: None,
-                events: VecDeque::new(),
-                restarts: 0,
-                failure: None,
-                last_error: None,
-                last_save_ms: None,
-                last_save_at: Instant::now(),
-                last_health: Instant::now(),
-            }));
+            let cell = Arc::new(Mutex::new(Db::new(
+                spec.clone(),
+                None,
+                Status::Creating,
+                unix_ms(),
+            )));
             map.insert(name.clone(), cell.clone());
             cell
         };
