@@ -65,8 +65,10 @@ const POLICIES: [Policy; 8] = Policy::ALL;
 /// The configuration dispatch consults on every command (memory and key limits, the
 /// eviction policy and its clock), copied out of [`Config`] into atomics whenever it
 /// changes, so the hot path reads a few cache-resident words instead of taking the
-/// config lock, whose reader count would be written by every core.
+/// config lock, whose reader count would be written by every core. Aligned so that it
+/// has cache lines of its own: the statistics beside it are written by every I/O thread.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub struct Limits {
     maxmemory: AtomicU64,
     maxkeys: AtomicU64,
@@ -76,6 +78,11 @@ pub struct Limits {
     lfu_log_factor: AtomicU32,
     lfu_decay_time: AtomicU32,
     tenant: AtomicBool,
+    /// The allocator's figure and the keyspace's accounted bytes at the last sample
+    /// (standalone nodes whose allocator reports exactly; see
+    /// [`Instance::used_memory_for_limit`]).
+    alloc_sample: AtomicU64,
+    accounted_sample: AtomicU64,
 }
 
 impl Limits {
@@ -159,10 +166,6 @@ pub struct Instance {
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire_enabled: AtomicBool,
     memory_peak: AtomicU64,
-    /// The allocator's figure and the keyspace's accounted bytes at the last sample
-    /// (standalone nodes whose allocator reports exactly; see `used_memory_for_limit`).
-    alloc_sample: AtomicU64,
-    accounted_sample: AtomicU64,
     /// (when, total_commands_processed) at the last ops/sec sample, and the rate.
     ops_sample: Mutex<(Instant, u64, u64)>,
     /// Set on a front door only: the directory `AUTH <database> <password>` asks.
@@ -219,8 +222,6 @@ impl Instance {
             lastsave_unix: AtomicU64::new(unix_ms() / 1000),
             active_expire_enabled: AtomicBool::new(true),
             memory_peak: AtomicU64::new(0),
-            alloc_sample: AtomicU64::new(0),
-            accounted_sample: AtomicU64::new(0),
             ops_sample: Mutex::new((Instant::now(), 0, 0)),
             directory,
             dirty: AtomicU64::new(0),
@@ -340,15 +341,15 @@ impl Instance {
         if self.limits.tenant() || allocated_probe().is_none() {
             return accounted;
         }
-        let mut base = self.alloc_sample.load(Relaxed);
+        let mut base = self.limits.alloc_sample.load(Relaxed);
         if base == 0 {
             self.sample_allocator();
-            base = self.alloc_sample.load(Relaxed);
+            base = self.limits.alloc_sample.load(Relaxed);
             if base == 0 {
                 return accounted;
             }
         }
-        let since = accounted as i64 - self.accounted_sample.load(Relaxed) as i64;
+        let since = accounted as i64 - self.limits.accounted_sample.load(Relaxed) as i64;
         (base as i64).saturating_add(since).max(0) as u64
     }
 
@@ -359,8 +360,8 @@ impl Instance {
         }
         if let Some(probe) = allocated_probe() {
             let accounted = self.ks.used_memory();
-            self.alloc_sample.store(probe(), Relaxed);
-            self.accounted_sample.store(accounted, Relaxed);
+            self.limits.alloc_sample.store(probe(), Relaxed);
+            self.limits.accounted_sample.store(accounted, Relaxed);
         }
     }
 

@@ -64,7 +64,10 @@ struct DbPart {
 }
 
 /// A shard's memory and key totals, readable without its lock (see the module docs).
+/// On a cache line of their own: the lock's line changes hands at every lock, and a
+/// reader summing the totals should not have to wait for it.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 struct Counters {
     used: AtomicU64,
     keys: AtomicU64,
@@ -108,7 +111,7 @@ impl Shard {
 
 /// A shard's lock and its lock-free counters, on cache lines of their own: neighbouring
 /// shards are locked by different cores, and sharing a line would make them contend.
-#[repr(align(128))]
+#[repr(C, align(128))]
 struct Slot {
     lock: Mutex<Shard>,
     counters: Counters,
