@@ -137,6 +137,9 @@ pub struct Client {
     /// Set by AUTH/HELLO/RESET when the connection must move to another instance; the
     /// connection loop moves it before the next command.
     pub rebind: Option<Arc<crate::Instance>>,
+    /// The client id the connection will have in `rebind`'s instance (taken when the
+    /// move is decided, so the HELLO that authenticates can report it).
+    pub rebind_id: u64,
 }
 
 impl Client {
@@ -154,11 +157,29 @@ impl Client {
             dirty: 0,
             front_door: None,
             rebind: None,
+            rebind_id: 0,
         }
     }
 
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+
+    /// Asks the connection loop to move this connection to `to` before the next
+    /// command.
+    pub fn move_to(&mut self, to: Arc<crate::Instance>) {
+        self.rebind_id = to.next_client_id();
+        self.rebind = Some(to);
+    }
+
+    /// The client id as the client should see it now (the new one if a move to
+    /// another instance is pending).
+    pub fn visible_id(&self) -> u64 {
+        if self.rebind.is_some() {
+            self.rebind_id
+        } else {
+            self.info.id
+        }
     }
 
     pub fn select(&mut self, db: usize) {

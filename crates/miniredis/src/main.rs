@@ -1,5 +1,6 @@
 //! The `miniredis` binary: argument parsing and wiring only.
 
+mod limits;
 mod logging;
 mod memory;
 mod node;

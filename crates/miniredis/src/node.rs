@@ -72,6 +72,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     crate::logging::init(&cfg.loglevel, &cfg.logfile);
+    crate::limits::raise_and_log();
     if !cfg.save.is_empty() {
         tracing::warn!(
             "snapshots are not written by this version: the save schedule '{}' has no effect and data lives in memory only",

@@ -235,6 +235,7 @@ pub fn main(args: &ServerArgs) -> i32 {
         }
     };
     crate::logging::init(&r.log_level, "");
+    crate::limits::raise_and_log();
     match run(r) {
         Ok(()) => 0,
         Err(e) => {

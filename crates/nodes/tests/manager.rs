@@ -172,7 +172,16 @@ fn two_databases_side_by_side_through_ports_and_front_door() {
     // HELLO 3 AUTH on the front door.
     let mut raw = conn(front, None, None);
     let hello = cmd(&mut raw, &["HELLO", "3", "AUTH", "alpha", "pa"]).expect("hello");
-    assert!(matches!(hello, Value::Map(_)), "{hello:?}");
+    let Value::Map(fields) = &hello else {
+        panic!("{hello:?}")
+    };
+    let hello_id = fields
+        .iter()
+        .find(|(k, _)| *k == Value::BulkString(b"id".to_vec()))
+        .map(|(_, v)| v.clone())
+        .expect("id");
+    // The id HELLO reports is the one the connection has in the database.
+    assert_eq!(cmd(&mut raw, &["CLIENT", "ID"]).expect("id"), hello_id);
     assert_eq!(
         cmd(&mut raw, &["GET", "k"]).expect("get"),
         Value::BulkString(b"from-alpha".to_vec())

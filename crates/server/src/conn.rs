@@ -153,7 +153,7 @@ fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
     inst.unregister_client(client.info.id);
     let old = &client.info;
     let info = Arc::new(ClientInfo::new(
-        to.next_client_id(),
+        client.rebind_id,
         old.addr.clone(),
         old.laddr.clone(),
     ));

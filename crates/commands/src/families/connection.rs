@@ -69,7 +69,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     if let Some(door) = &c.front_door {
         if !std::ptr::eq(Arc::as_ptr(door), ctx.inst) {
             c.authenticated = false;
-            c.rebind = Some(door.clone());
+            c.move_to(door.clone());
         }
     }
     ctx.out.set_protocol(Protocol::Resp2);
@@ -146,7 +146,9 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(target) => {
             ctx.client.authenticated = true;
             ctx.client.user = "default".into();
-            ctx.client.rebind = target;
+            if let Some(t) = target {
+                ctx.client.move_to(t);
+            }
             ctx.out.ok();
         }
         Err(e) => ctx.error(&e),
@@ -189,7 +191,8 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     if let Some((u, p)) = auth {
         match check_credentials(ctx, Some(u), p) {
-            Ok(target) => ctx.client.rebind = target,
+            Ok(Some(t)) => ctx.client.move_to(t),
+            Ok(None) => {}
             Err(e) => return ctx.error(&e),
         }
         ctx.client.authenticated = true;
@@ -219,7 +222,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
     out.bulk_str("proto");
     out.int(if out.is_resp3() { 3 } else { 2 });
     out.bulk_str("id");
-    out.int(ctx.client.id() as i64);
+    out.int(ctx.client.visible_id() as i64);
     out.bulk_str("mode");
     out.bulk_str("standalone");
     out.bulk_str("role");
