@@ -158,12 +158,17 @@ fn secs(v: f64, what: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses the TOML file's text (untrusted: errors, never panics).
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|e| e.to_string())
+}
+
 pub fn resolve(args: &ServerArgs) -> Result<Resolved, String> {
     let file: FileConfig = match &args.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            toml::from_str(&text).map_err(|e| format!("in {}: {e}", p.display()))?
+            parse_file(&text).map_err(|e| format!("in {}: {e}", p.display()))?
         }
         None => FileConfig::default(),
     };
@@ -300,4 +305,57 @@ fn run(r: Resolved) -> anyhow::Result<()> {
     mgr.shutdown();
     pool.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../../miniredis.example.toml");
+
+    #[test]
+    fn the_example_file_parses_and_declares_a_valid_database() {
+        let f = parse_file(EXAMPLE).expect("example parses");
+        assert_eq!(f.front_door_port, Some(6379));
+        let specs: Vec<DatabaseSpec> = f
+            .databases
+            .iter()
+            .map(DeclaredDatabase::spec)
+            .collect::<Result<_, _>>()
+            .expect("specs");
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].limits.maxmemory, 256 << 20);
+        specs[0].validate().expect("valid");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_is_an_error_or_a_config(text in ".{0,400}") {
+            if let Ok(f) = parse_file(&text) {
+                for d in &f.databases {
+                    let _ = d.spec().map(|s| s.validate());
+                }
+            }
+        }
+
+        #[test]
+        fn damaged_example_files_never_panic(
+            at in any::<prop::sample::Index>(),
+            junk in "[ -~\n]{0,12}",
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let i = at.index(EXAMPLE.len());
+            let i = (0..=i).rev().find(|&k| EXAMPLE.is_char_boundary(k)).unwrap_or(0);
+            let text = format!("{}{}{}", &EXAMPLE[..i], junk, &EXAMPLE[i..]);
+            if let Ok(f) = parse_file(&text) {
+                for d in &f.databases {
+                    let _ = d.spec().map(|s| s.validate());
+                }
+            }
+            let n = cut.index(text.len());
+            let n = (0..=n).rev().find(|&k| text.is_char_boundary(k)).unwrap_or(0);
+            let _ = parse_file(&text[..n]);
+        }
+    }
 }

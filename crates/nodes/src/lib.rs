@@ -11,7 +11,7 @@
 //! that was running comes back on its port with its data.
 
 mod manager;
-mod manifest;
+pub mod manifest;
 mod ports;
 mod spec;
 mod supervisor;

@@ -46,8 +46,7 @@ pub fn read_all(data_dir: &Path) -> Result<Vec<Record>, String> {
         let p = entry.path().join(RECORD_FILE);
         match std::fs::read(&p) {
             Ok(bytes) => {
-                let r: Record = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("cannot parse {}: {e}", p.display()))?;
+                let r = parse_record(&bytes).map_err(|e| format!("in {}: {e}", p.display()))?;
                 if entry.file_name().to_str() != Some(r.spec.name.as_str()) {
                     return Err(format!(
                         "{} names database '{}', not its directory's",
@@ -63,6 +62,15 @@ pub fn read_all(data_dir: &Path) -> Result<Vec<Record>, String> {
     }
     out.sort_by_key(|r| r.created_at_ms);
     Ok(out)
+}
+
+/// Parses a `database.json`. Untrusted input: a damaged or hand-edited file gets an
+/// error naming what is wrong, never a panic, and a record whose spec would not pass
+/// validation is refused as the API would refuse it.
+pub fn parse_record(bytes: &[u8]) -> Result<Record, String> {
+    let r: Record = serde_json::from_slice(bytes).map_err(|e| format!("cannot parse: {e}"))?;
+    r.spec.validate().map_err(|e| e.to_string())?;
+    Ok(r)
 }
 
 pub fn write_record(data_dir: &Path, r: &Record) -> Result<(), String> {
@@ -113,4 +121,79 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
         std::fs::File::open(dir)?.sync_all()
     })();
     res.map_err(|e| format!("cannot write {}: {e}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Limits, Origin, Persistence, PortChoice};
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            "[a-z0-9][a-z0-9_-]{0,20}",
+            prop::option::of("[!-~]{1,30}"),
+            prop_oneof![
+                Just(PortChoice::Auto),
+                Just(PortChoice::None),
+                (1u16..).prop_map(PortChoice::Fixed)
+            ],
+            (any::<u64>(), any::<u64>(), 1u64..),
+            any::<bool>(),
+            prop::option::of(any::<u16>()),
+            any::<u64>(),
+        )
+            .prop_map(|(name, password, port, (mm, mk, mc), snap, p, at)| Record {
+                spec: DatabaseSpec {
+                    name,
+                    port,
+                    password,
+                    limits: Limits {
+                        maxmemory: mm,
+                        maxmemory_policy: "allkeys-lru".into(),
+                        maxkeys: mk,
+                        maxclients: mc,
+                    },
+                    persistence: if snap {
+                        Persistence::Snapshot
+                    } else {
+                        Persistence::None
+                    },
+                    dir: None,
+                    origin: Origin::Config,
+                },
+                port: p,
+                running: snap,
+                created_at_ms: at,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn records_round_trip(r in record()) {
+            prop_assume!(r.spec.name != "default");
+            let bytes = serde_json::to_vec_pretty(&r).expect("serialize");
+            prop_assert_eq!(parse_record(&bytes).expect("parse"), r);
+        }
+
+        #[test]
+        fn damaged_records_are_errors_not_panics(
+            r in record(),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut bytes = serde_json::to_vec(&r).expect("serialize");
+            let i = flip.index(bytes.len());
+            bytes[i] = byte;
+            let _ = parse_record(&bytes);
+            let n = cut.index(bytes.len());
+            let _ = parse_record(&bytes[..n]);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_record(&bytes);
+        }
+    }
 }
