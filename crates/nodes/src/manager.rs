@@ -253,7 +253,6 @@ impl NodeManager {
             settings.port_end,
             settings.port_quarantine,
         )?;
-        let now = SystemTime::now();
         for (p, until_ms) in &quarantine {
             ports.rest_until(
                 *p,
@@ -265,7 +264,6 @@ impl NodeManager {
                 ports.mark_used(p);
             }
         }
-        let _ = now;
         let mgr = Arc::new(NodeManager {
             settings,
             pool,
@@ -1095,7 +1093,10 @@ impl Directory for NodeManager {
             return Err(OpenError::WrongPass);
         }
         match (&db.instance, db.status) {
-            (Some(inst), Status::Running) => {
+            // A failed database still has its data in memory (its listener died, or
+            // its snapshots fail and it refuses writes): the front door keeps serving
+            // it while supervision brings the rest back.
+            (Some(inst), Status::Running | Status::Failed) => {
                 if inst.connected_clients() as u64 >= inst.config.read().maxclients {
                     return Err(OpenError::Full);
                 }

@@ -648,6 +648,7 @@ fn supervision_restarts_a_dead_listener_and_keeps_the_data() {
     let mut c = conn(port, None, Some("pw"));
     let _: () = c.set("survives", "yes").expect("set");
     drop(c);
+    let mut through_door = conn(p.front().port(), Some("sup"), Some("pw"));
     p.mgr.kill_listener("sup").expect("kill");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut saw_failed = false;
@@ -658,11 +659,20 @@ fn supervision_restarts_a_dead_listener_and_keeps_the_data() {
             assert!(i.restarts >= 1);
             break;
         }
+        if i.status == Status::Failed {
+            // The front door keeps serving a database whose own listener is down.
+            let mut again = conn(p.front().port(), Some("sup"), Some("pw"));
+            assert_eq!(again.get::<_, String>("survives").expect("get"), "yes");
+        }
         assert!(Instant::now() < deadline, "not recovered: {i:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut c = conn(port, None, Some("pw"));
     assert_eq!(c.get::<_, String>("survives").expect("get"), "yes");
+    assert_eq!(
+        through_door.get::<_, String>("survives").expect("get"),
+        "yes"
+    );
     let events = p.mgr.events("sup").expect("events");
     assert!(
         events.iter().any(|e| e.message.contains("recovered")),
