@@ -82,18 +82,10 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         return;
     };
     let spec = registry().spec(id);
-    if let Some(msg) = check(inst, client, spec, argv) {
-        inst.stats.record_error(&msg);
-        client.last_command_failed = true;
-        out.error(&msg);
-        record(client, id, 0, true);
-        finish_reply(client, out, mark, skipping);
-        return;
-    }
-    // Memory and key limits: evict if over maxmemory, refuse commands that may add data
-    // when that fails or when maxkeys is reached. This runs before the command's shards
-    // are locked, because eviction locks shards itself.
-    if let Some(msg) = check_limits(inst, spec) {
+    // Then memory and key limits: evict if over maxmemory, refuse commands that may
+    // add data when that fails or when maxkeys is reached. This runs before the
+    // command's shards are locked, because eviction locks shards itself.
+    if let Some(msg) = check(inst, client, spec, argv).or_else(|| check_limits(inst, spec)) {
         inst.stats.record_error(&msg);
         client.last_command_failed = true;
         out.error(&msg);

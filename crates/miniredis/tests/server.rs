@@ -143,18 +143,12 @@ password = "p3"
     assert!(cli("shop", "wrong", &["GET", "cart"]).contains("NOAUTH"));
     // The same database on its own port (the first of the pool).
     let shop_port = start.to_string();
-    assert_eq!(
-        redis_cli(&[
-            "-p",
-            &shop_port,
-            "-a",
-            "s3cret",
-            "--no-auth-warning",
-            "GET",
-            "cart"
-        ]),
-        "3 items"
-    );
+    let shop_direct = |args: &[&str]| {
+        let mut a = vec!["-p", &shop_port, "-a", "s3cret", "--no-auth-warning"];
+        a.extend_from_slice(args);
+        redis_cli(&a)
+    };
+    assert_eq!(shop_direct(&["GET", "cart"]), "3 items");
     assert_eq!(
         redis_cli(&[
             "-p",
@@ -198,18 +192,7 @@ password = "p3"
     assert_eq!(cli("pinned", "p2", &["GET", "p"]), "pinned");
     // No persistence: back on the front door, empty.
     assert_eq!(cli("hidden", "p3", &["DBSIZE"]), "0");
-    assert_eq!(
-        redis_cli(&[
-            "-p",
-            &shop_port,
-            "-a",
-            "s3cret",
-            "--no-auth-warning",
-            "GET",
-            "cart"
-        ]),
-        "3 items"
-    );
+    assert_eq!(shop_direct(&["GET", "cart"]), "3 items");
     // An orderly stop saves, and exits 0.
     assert_eq!(cli("shop", "s3cret", &["SET", "late", "write"]), "OK");
     let status = s.term();
