@@ -229,8 +229,14 @@ fn redis_loads_a_snapshot_miniredis_saved() {
 fn loaded(ks: &Keyspace, db: usize, key: &[u8], now: u64) -> Option<(Vec<u8>, u64)> {
     let mut l = ks.lock_key(key);
     let e = l.get(db, key, now)?;
-    let Value::Str(s) = &e.value;
-    Some((s.to_vec(), e.expire_at()))
+    match &e.value {
+        Value::Str(s) => Some((s.to_vec(), e.expire_at())),
+        other => panic!(
+            "{} is a {}, not a string",
+            String::from_utf8_lossy(key),
+            other.type_name()
+        ),
+    }
 }
 
 #[test]

@@ -1249,8 +1249,9 @@ mod tests {
             ks_check(&l);
             // In place: an integer turned into bytes and appended to.
             if let Some(mut e) = l.get_for_write(0, b"a", 0) {
-                let Value::Str(s) = &mut e.value;
-                s.make_raw().extend_from_slice(&[b'z'; 300]);
+                if let Value::Str(s) = &mut e.value {
+                    s.make_raw().extend_from_slice(&[b'z'; 300]);
+                }
             }
             ks_check(&l);
             // Upsert: new key, existing key, stale key replaced in place.

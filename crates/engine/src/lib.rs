@@ -6,6 +6,7 @@
 pub mod evict;
 pub mod keyspace;
 pub mod table;
+pub mod types;
 pub mod value;
 
 pub use evict::{Access, Evicted, Policy};

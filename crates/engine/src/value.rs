@@ -1,6 +1,7 @@
 //! Values stored in the keyspace and the entry that wraps them.
 
 use crate::table::Keyed;
+use crate::types::{Hash, List, Set, Stream, ZSet};
 
 /// A string value. Redis keeps small integers in an integer encoding and other strings
 /// as bytes; `OBJECT ENCODING` reports `int`, `embstr` (short, never modified in place)
@@ -164,10 +165,16 @@ pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
     parse_i64_strict(b)
 }
 
-/// A value of any type. Later data types add variants here.
+/// A value of any type. Collections are boxed so a `Value` stays 32 bytes and an
+/// [`Entry`] 64 (one cache line per table slot).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Str),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -175,6 +182,11 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -182,13 +194,24 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(v) => v.encoding(),
+            Value::Hash(v) => v.encoding(),
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(v) => v.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
-    /// Heap bytes owned by the value, rounded to allocator size classes.
+    /// Heap bytes owned by the value, rounded to allocator size classes (a boxed
+    /// collection counts its box too).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
+            Value::List(v) => alloc_size(std::mem::size_of::<List>()) + v.heap_bytes(),
+            Value::Hash(v) => alloc_size(std::mem::size_of::<Hash>()) + v.heap_bytes(),
+            Value::Set(v) => alloc_size(std::mem::size_of::<Set>()) + v.heap_bytes(),
+            Value::ZSet(v) => alloc_size(std::mem::size_of::<ZSet>()) + v.heap_bytes(),
+            Value::Stream(v) => alloc_size(std::mem::size_of::<Stream>()) + v.heap_bytes(),
         }
     }
 }

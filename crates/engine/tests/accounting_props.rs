@@ -113,8 +113,9 @@ fn run(ops: &[Op]) {
                 let k = [key];
                 let mut l = ks.lock_key(&k);
                 if let Some(mut e) = l.get_for_write(db, &k, now) {
-                    let Value::Str(s) = &mut e.value;
-                    s.make_raw().extend(std::iter::repeat_n(b'a', len));
+                    if let Value::Str(s) = &mut e.value {
+                        s.make_raw().extend(std::iter::repeat_n(b'a', len));
+                    }
                 };
             }
             Op::Incr { db, key } => {

@@ -27,8 +27,9 @@ fn dump(ks: &Keyspace, now: u64) -> Dump {
     let l = ks.lock_all();
     for db in 0..ks.databases() {
         l.for_each(db, now, |e| {
-            let Value::Str(s) = &e.value;
-            out.insert((db, e.key.to_vec()), (s.clone(), e.expire_at()));
+            if let Value::Str(s) = &e.value {
+                out.insert((db, e.key.to_vec()), (s.clone(), e.expire_at()));
+            }
         });
     }
     out

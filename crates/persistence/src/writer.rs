@@ -239,6 +239,10 @@ impl<W: Write> RdbWriter<W> {
                 self.put_string(&e.key)?;
                 self.put_str(s)
             }
+            other => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("cannot snapshot a {} value yet", other.type_name()),
+            )),
         }
     }
 

@@ -37,8 +37,6 @@ pub fn touches(ctx: &Ctx<'_, '_>) -> Option<Access> {
 pub fn str_of(v: &Value) -> Option<&Str> {
     match v {
         Value::Str(s) => Some(s),
-        // Reachable once the other data types exist.
-        #[allow(unreachable_patterns)]
         _ => None,
     }
 }
@@ -48,7 +46,6 @@ pub fn str_of(v: &Value) -> Option<&Str> {
 pub fn str_of_mut(v: &mut Value) -> Option<&mut Str> {
     match v {
         Value::Str(s) => Some(s),
-        #[allow(unreachable_patterns)]
         _ => None,
     }
 }

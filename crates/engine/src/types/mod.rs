@@ -1,0 +1,19 @@
+//! Collection values: lists, hashes, sets, sorted sets and streams. Bitmaps and
+//! HyperLogLogs are strings; geo indexes are sorted sets.
+//!
+//! Each type keeps Redis's small/large split: a compact encoding for small collections
+//! (what `OBJECT ENCODING` calls listpack or intset) and a general one past Redis's
+//! default thresholds (quicklist, hashtable, skiplist), so memory and the reported
+//! encoding follow Redis.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod stream;
+pub mod zset;
+
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
+pub use stream::Stream;
+pub use zset::ZSet;
