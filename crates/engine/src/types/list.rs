@@ -1,9 +1,14 @@
 //! The list value.
+//!
+//! Contract other crates rely on (persistence, generic key commands): `new`, `len`,
+//! `push_back`, `for_each` (head to tail), `encoding`, `heap_bytes` (O(1)).
 
-/// A list value.
+use std::collections::VecDeque;
+
+/// A list value (initial representation; the list family replaces it).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct List {
-    len: usize,
+    items: VecDeque<Vec<u8>>,
 }
 
 impl List {
@@ -12,16 +17,26 @@ impl List {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.items.is_empty()
+    }
+
+    /// Appends an element at the tail.
+    pub fn push_back(&mut self, v: &[u8]) {
+        self.items.push_back(v.to_vec());
+    }
+
+    /// Calls `f` with every element, head to tail.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
+        self.items.iter().for_each(|v| f(v));
     }
 
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        "quicklist"
     }
 
     /// Heap bytes owned, rounded to allocator size classes.
