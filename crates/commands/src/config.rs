@@ -57,6 +57,8 @@ pub struct Config {
     /// A tenant database's name: `AUTH <name> <password>` opens it (not a CONFIG
     /// parameter).
     pub database: Option<String>,
+    /// A sparse HyperLogLog string grows up to this many bytes, then becomes dense.
+    pub hll_sparse_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             io_threads: 0,
             tenant: false,
             database: None,
+            hll_sparse_max_bytes: crate::hll::DEFAULT_SPARSE_MAX_BYTES,
         }
     }
 }
@@ -468,6 +471,13 @@ pub static PARAMS: &[Param] = &[
         |c| c.io_threads.to_string(),
         |c, v| c.io_threads = v.parse().unwrap_or(0)
     ),
+    p!(
+        "hll-sparse-max-bytes",
+        Kind::Memory,
+        true,
+        |c| c.hll_sparse_max_bytes.to_string(),
+        |c, v| c.hll_sparse_max_bytes = num(v)
+    ),
 ];
 
 /// Finds a parameter by name or alias, case-insensitively.
@@ -602,6 +612,7 @@ pub const TENANT_SETTABLE: &[&str] = &[
     "lazyfree-lazy-server-del",
     "latency-tracking",
     "latency-monitor-threshold",
+    "hll-sparse-max-bytes",
 ];
 
 /// Whether a tenant may change `name` itself.
