@@ -98,6 +98,12 @@ cases!(
     server_command,
     resp3,
     pending_types,
+    bitmaps_bits,
+    bitmaps_bitop,
+    bitmaps_bitfield,
+    bitmaps_types,
+    hll_basic,
+    hll_dense,
 );
 
 fn cases_dir() -> PathBuf {

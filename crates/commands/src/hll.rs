@@ -323,7 +323,10 @@ fn sparse_histogram(s: &[u8], histo: &mut [u32; 64]) -> Result<(), Corrupt> {
 }
 
 /// Rewrites a sparse HLL as dense, keeping the header (magic, cached cardinality). A
-/// dense one is left alone. On `Corrupt` the string is unchanged.
+/// dense one is left alone. `Corrupt` (string unchanged) unless the opcodes cover
+/// exactly every register: an opcode running past the last register is refused at
+/// once, as Redis 7.0.15 with the fix for CVE-2025-32023 does (the walk never writes
+/// out of bounds, whatever the string holds).
 pub fn to_dense(s: &mut Vec<u8>) -> Result<(), Corrupt> {
     if s[ENCODING_AT] == DENSE {
         return Ok(());
@@ -333,23 +336,24 @@ pub fn to_dense(s: &mut Vec<u8>) -> Result<(), Corrupt> {
     dense[ENCODING_AT] = DENSE;
     let regs = &mut dense[HDR_SIZE..];
     let mut idx = 0usize;
-    walk_sparse(s, |op| match op {
-        Op::Zeros(n) => {
-            idx = idx.saturating_add(n);
-            true
+    let mut valid = true;
+    walk_sparse(s, |op| {
+        let n = match op {
+            Op::Zeros(n) | Op::Val(_, n) => n,
+        };
+        if idx + n > REGISTERS {
+            valid = false;
+            return false;
         }
-        Op::Val(v, n) => {
-            if idx + n > REGISTERS {
-                return false;
-            }
+        if let Op::Val(v, _) = op {
             for i in idx..idx + n {
                 dense_put(regs, i, v);
             }
-            idx += n;
-            true
         }
+        idx += n;
+        true
     });
-    if idx != REGISTERS {
+    if !valid || idx != REGISTERS {
         return Err(Corrupt);
     }
     *s = dense;
@@ -517,7 +521,8 @@ pub fn add(s: &mut Vec<u8>, ele: &[u8], max_bytes: u64) -> Result<bool, Corrupt>
 }
 
 /// Raises each `max[i]` to register `i` of the valid HLL `s` (PFCOUNT of many keys,
-/// PFMERGE). `Corrupt` if sparse opcodes do not cover exactly every register.
+/// PFMERGE). `Corrupt` if sparse opcodes do not cover exactly every register (any
+/// opcode running past the last one, as in [`to_dense`]).
 pub fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
     if s[ENCODING_AT] == DENSE {
         let regs = &s[HDR_SIZE..];
@@ -530,25 +535,26 @@ pub fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
         return Ok(());
     }
     let mut i = 0usize;
-    walk_sparse(s, |op| match op {
-        Op::Zeros(n) => {
-            i = i.saturating_add(n);
-            true
+    let mut valid = true;
+    walk_sparse(s, |op| {
+        let n = match op {
+            Op::Zeros(n) | Op::Val(_, n) => n,
+        };
+        if i + n > REGISTERS {
+            valid = false;
+            return false;
         }
-        Op::Val(v, n) => {
-            if i + n > REGISTERS {
-                return false;
-            }
+        if let Op::Val(v, _) = op {
             for m in &mut max[i..i + n] {
                 if v > *m {
                     *m = v;
                 }
             }
-            i += n;
-            true
         }
+        i += n;
+        true
     });
-    if i == REGISTERS {
+    if valid && i == REGISTERS {
         Ok(())
     } else {
         Err(Corrupt)
@@ -619,8 +625,19 @@ fn estimate(histo: &[u32; 64]) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(f64::from(histo[0]) / m);
-    (ALPHA_INF * m * m / z).round() as u64
+    let e = (ALPHA_INF * m * m / z).round();
+    // Redis rounds with llroundl, whose result for what a long long cannot hold
+    // (only hand-made registers get there: all at the maximum, say) is LLONG_MIN on
+    // x86-64; that goes back through a double to an unsigned 64-bit integer.
+    if e.is_nan() || !(-TWO_63..TWO_63).contains(&e) {
+        1u64 << 63
+    } else {
+        e as i64 as u64
+    }
 }
+
+/// 2^63 as a double.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
 /// The estimated cardinality of a valid HLL string (ignoring its cache).
 pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
@@ -815,6 +832,18 @@ mod tests {
         assert_eq!(add(&mut bare, b"x", 3000), Err(Corrupt));
         let mut max = [0u8; REGISTERS];
         assert_eq!(merge_into(&mut max, &bare), Err(Corrupt));
+        // Full coverage followed by more registers: corrupt everywhere, even though the
+        // walk could stop right at the last register.
+        let mut over = new_sparse();
+        over[HDR_SIZE + 1] = 0xfb; // XZERO of 16380
+        over.extend_from_slice(&[0x83, 0x83]); // VAL 1 x4, twice
+        assert_eq!(count(&over), Err(Corrupt));
+        assert_eq!(merge_into(&mut max, &over), Err(Corrupt));
+        assert_eq!(to_dense(&mut over.clone()), Err(Corrupt));
+        let mut zeros_over = new_sparse();
+        zeros_over.push(0x00);
+        assert_eq!(merge_into(&mut max, &zeros_over), Err(Corrupt));
+        assert_eq!(to_dense(&mut zeros_over), Err(Corrupt));
     }
 
     #[test]
@@ -929,7 +958,14 @@ mod tests {
         // Registers at the maximum take the tau path; the estimate stays finite.
         let mut all_max = [0u32; 64];
         all_max[Q as usize + 1] = REGISTERS as u32;
-        assert!(estimate(&all_max) > 0);
+        assert_eq!(estimate(&all_max), 1 << 63);
+        let mut all_50 = [0u32; 64];
+        all_50[50] = REGISTERS as u32;
+        assert_eq!(estimate(&all_50), 1 << 63);
+        let mut all_30 = [0u32; 64];
+        all_30[30] = REGISTERS as u32;
+        let e = estimate(&all_30);
+        assert!(e > 1 << 40 && e < 1 << 50, "{e}");
         assert_eq!(tau(0.0), 0.0);
         assert_eq!(sigma(0.0), 0.0);
         assert!(sigma(1.0).is_infinite());
