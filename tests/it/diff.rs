@@ -102,6 +102,7 @@ cases!(
     bitmaps_bitop,
     bitmaps_bitfield,
     bitmaps_types,
+    bitmaps_random,
     hll_basic,
     hll_dense,
 );
