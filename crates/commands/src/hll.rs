@@ -1010,6 +1010,76 @@ mod tests {
         assert_eq!(encoding(&s), DENSE);
     }
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Any sequence of register updates leaves the sparse (or promoted) string
+            /// holding exactly the registers of a plain array, counting as that array
+            /// does, walkable without error, and within its size limit while sparse.
+            #[test]
+            fn updates_match_a_register_array(
+                ops in proptest::collection::vec((0usize..REGISTERS, 1u8..=51), 0..400),
+                near in 0usize..REGISTERS,
+                max_bytes in prop_oneof![Just(3000u64), 16u64..400],
+            ) {
+                let mut s = new_sparse();
+                let mut model = [0u8; REGISTERS];
+                for (i, (index, count)) in ops.into_iter().enumerate() {
+                    // Half the updates land near one spot, so runs form, split and merge.
+                    let index = if i % 2 == 0 { (near + index % 40) % REGISTERS } else { index };
+                    let count = if i % 3 == 0 { count % 4 + 1 } else { count };
+                    let changed = set_register(&mut s, index, count, max_bytes).expect("valid");
+                    prop_assert_eq!(changed, count > model[index]);
+                    model[index] = model[index].max(count);
+                }
+                let mut regs = [0u8; REGISTERS];
+                merge_into(&mut regs, &s).expect("walkable");
+                prop_assert_eq!(&regs[..], &model[..]);
+                prop_assert_eq!(count(&s), Ok(count_registers(&model)));
+                if encoding(&s) == SPARSE {
+                    prop_assert!(s.len() as u64 <= max_bytes.max(HDR_SIZE as u64 + 2));
+                    let mut d = s.clone();
+                    to_dense(&mut d).expect("walkable");
+                    prop_assert_eq!(dense_registers(&d), model.to_vec());
+                } else {
+                    prop_assert_eq!(s.len(), DENSE_SIZE);
+                }
+            }
+
+            /// Whatever bytes follow a sparse header, every operation either works or
+            /// reports `Corrupt`: no panic, no out-of-bounds access, and a conversion
+            /// that succeeds yields a dense string of the right size.
+            #[test]
+            fn arbitrary_sparse_bytes_never_panic(
+                body in proptest::collection::vec(any::<u8>(), 0..64),
+                eles in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..6), 0..8),
+            ) {
+                let mut s = new_sparse();
+                s.truncate(HDR_SIZE);
+                s.extend_from_slice(&body);
+                let _ = count(&s);
+                let mut max = [0u8; REGISTERS];
+                let _ = merge_into(&mut max, &s);
+                let _ = decode_sparse(&s);
+                let mut d = s.clone();
+                if to_dense(&mut d).is_ok() {
+                    prop_assert_eq!(d.len(), DENSE_SIZE);
+                    prop_assert!(is_valid(&d));
+                }
+                for e in &eles {
+                    if add(&mut s, e, 40).is_err() {
+                        break;
+                    }
+                    prop_assert!(is_valid(&s));
+                }
+            }
+        }
+    }
+
     #[test]
     fn selftest_passes() {
         assert_eq!(selftest(3, 100_000, 3000, 7), Ok(()));

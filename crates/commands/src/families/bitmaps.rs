@@ -862,6 +862,59 @@ mod tests {
             .collect()
     }
 
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn bits_of(b: &[u8]) -> Vec<bool> {
+            b.iter()
+                .flat_map(|&x| (0..8).rev().map(move |i| (x >> i) & 1 == 1))
+                .collect()
+        }
+
+        proptest! {
+            /// Counting and searching a bit range agree with a walk over single bits,
+            /// on data with long runs (the word-skipping paths) and without.
+            #[test]
+            fn ranges_match_single_bits(
+                data in proptest::collection::vec(prop_oneof![Just(0u8), Just(0xffu8), any::<u8>()], 1..80),
+                a in any::<u64>(),
+                b in any::<u64>(),
+                want in any::<bool>(),
+            ) {
+                let bits = bits_of(&data);
+                let n = bits.len() as u64;
+                let (from, to) = { let (x, y) = (a % n, b % n); (x.min(y), x.max(y)) };
+                let slice = &bits[from as usize..=to as usize];
+                prop_assert_eq!(count_bits(&data, from, to), slice.iter().filter(|&&x| x).count() as u64);
+                prop_assert_eq!(popcount(&data), bits.iter().filter(|&&x| x).count() as u64);
+                let naive = slice.iter().position(|&x| x == want).map(|p| from + p as u64);
+                prop_assert_eq!(find_bit(&data, from, to, want), naive);
+            }
+
+            /// A field written then read back gives its value; no other bit moves.
+            #[test]
+            fn fields_write_only_their_bits(
+                data in proptest::collection::vec(any::<u8>(), 9..24),
+                bits in 1u32..=64,
+                off in any::<u64>(),
+                value in any::<u64>(),
+            ) {
+                let total = data.len() as u64 * 8;
+                let offset = off % (total - u64::from(bits) + 1);
+                let mut b = data.clone();
+                set_field(&mut b, offset, bits, value);
+                prop_assert_eq!(get_field(&b, offset, bits), value & mask(bits));
+                let (before, after) = (bits_of(&data), bits_of(&b));
+                for i in 0..total as usize {
+                    if (i as u64) < offset || i as u64 >= offset + u64::from(bits) {
+                        prop_assert_eq!(before[i], after[i], "bit {} moved", i);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn popcount_matches_naive() {
         let data: Vec<u8> = (0..1000u32)
