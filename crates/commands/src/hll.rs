@@ -1080,6 +1080,16 @@ mod tests {
         }
     }
 
+    /// PFSELFTEST's own parameters (slow in debug builds: run with --ignored).
+    #[test]
+    #[ignore]
+    fn selftest_full() {
+        assert_eq!(
+            selftest(1000, 10_000_000, DEFAULT_SPARSE_MAX_BYTES, 11),
+            Ok(())
+        );
+    }
+
     #[test]
     fn selftest_passes() {
         assert_eq!(selftest(3, 100_000, 3000, 7), Ok(()));

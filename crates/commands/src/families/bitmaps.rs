@@ -146,15 +146,16 @@ fn find_bit(b: &[u8], from: u64, to: u64, want: bool) -> Option<u64> {
 }
 
 /// Grows `data` with zero bytes to `len`. The reservation follows sds's (double below
-/// 1 MB, one more MB above) so repeated writes at the end are amortized, without ever
-/// reserving far beyond what was asked.
-fn grow_zeroed(data: &mut Vec<u8>, len: usize) {
+/// 1 MB, one more MB above) so repeated writes at the end are amortized, but never
+/// reserves past `limit` (the largest string allowed) unless `len` itself is past it.
+fn grow_zeroed(data: &mut Vec<u8>, len: usize, limit: usize) {
     if data.len() >= len {
         return;
     }
     if data.capacity() < len {
         const MB: usize = 1 << 20;
-        let target = if len < MB { len * 2 } else { len + MB };
+        let greedy = if len < MB { len * 2 } else { len + MB };
+        let target = greedy.min(limit.max(len));
         data.reserve_exact(target - data.len());
     }
     data.resize(len, 0);
@@ -169,6 +170,7 @@ fn write_bits<T>(
     f: impl FnOnce(&mut Vec<u8>, &mut resp::ReplyWriter) -> T,
 ) -> Result<T, ()> {
     let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
+    let limit = usize::try_from(max_string_len(ctx)).unwrap_or(usize::MAX);
     let mut f = Some(f);
     let found = match ctx.ks.get_for_write(db, key, now) {
         None => None,
@@ -179,7 +181,7 @@ fn write_bits<T>(
             Some(match (str_of_mut(&mut e.value), f.take()) {
                 (Some(s), Some(f)) => {
                     let data = s.make_raw();
-                    grow_zeroed(data, min_len);
+                    grow_zeroed(data, min_len, limit);
                     Ok(f(data, ctx.out))
                 }
                 _ => Err(()),
@@ -1206,6 +1208,24 @@ mod tests {
         assert_eq!(k.cmd("bitfield l get u8 x"), BAD_OFFSET);
         k.call(&[b"bitfield", b"bf", b"get\0junk", b"i8\0junk", b"0"]);
         assert_eq!(k.out.as_bytes(), b"*1\r\n:-56\r\n");
+    }
+
+    #[test]
+    fn growth_is_amortized_but_bounded() {
+        let mut v = vec![1u8; 10];
+        grow_zeroed(&mut v, 100, 1 << 29);
+        assert_eq!(v.len(), 100);
+        assert!(v.capacity() >= 200);
+        assert_eq!(&v[..11], &[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+        let mut v = vec![0u8; 10];
+        grow_zeroed(&mut v, 1000, 1500);
+        assert_eq!((v.len(), v.capacity()), (1000, 1500));
+        let mut v = vec![0u8; 10];
+        grow_zeroed(&mut v, 1000, 500);
+        assert_eq!((v.len(), v.capacity()), (1000, 1000));
+        let cap = v.capacity();
+        grow_zeroed(&mut v, 900, 500);
+        assert_eq!((v.len(), v.capacity()), (1000, cap));
     }
 
     #[test]
