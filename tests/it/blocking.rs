@@ -92,7 +92,10 @@ fn fifo(addr: SocketAddr) -> Vec<String> {
         t.push(show(&read(w)));
     }
     // First come, first served: one element each, oldest waiter first.
-    assert_eq!(t[1..], ["[\"q\", \"a\"]", "[\"q\", \"b\"]", "[\"q\", \"c\"]"]);
+    assert_eq!(
+        t[1..],
+        ["[\"q\", \"a\"]", "[\"q\", \"b\"]", "[\"q\", \"c\"]"]
+    );
     t.push(show(&admin.call(&["LRANGE", "q", "0", "-1"])));
     wait_blocked(&mut admin, 0);
     t
@@ -187,10 +190,7 @@ fn unblock(addr: SocketAddr) -> Vec<String> {
     wait_blocked(&mut admin, 1);
     t.push(show(&admin.call(&["CLIENT", "UNBLOCK", &id, "ERROR"])));
     let f = read(&mut w);
-    assert_eq!(
-        f,
-        error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
-    );
+    assert_eq!(f, error("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
     t.push(show(&f));
     // Not blocked any more: nothing to unblock.
     t.push(show(&admin.call(&["CLIENT", "UNBLOCK", &id, "TIMEOUT"])));

@@ -118,6 +118,8 @@ pub enum Kind {
     },
     /// A size with optional k/kb/m/mb/g/gb suffix.
     Memory,
+    /// A size of at least this many bytes.
+    MemoryAtLeast(u64),
     Enum(&'static [&'static str]),
     Str,
     /// A list of words (bind, save).
@@ -345,14 +347,14 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "proto-max-bulk-len",
-        Kind::Memory,
+        Kind::MemoryAtLeast(1024 * 1024),
         true,
         |c| c.proto_max_bulk_len.to_string(),
         |c, v| c.proto_max_bulk_len = num(v)
     ),
     p!(
         "client-query-buffer-limit",
-        Kind::Memory,
+        Kind::MemoryAtLeast(1024 * 1024),
         true,
         |c| c.client_query_buffer_limit.to_string(),
         |c, v| c.client_query_buffer_limit = num(v)
@@ -537,6 +539,14 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
         Kind::Memory => parse_memory(value)
             .map(|n| n.to_string())
             .ok_or_else(|| "argument must be a memory value".into()),
+        Kind::MemoryAtLeast(min) => match parse_memory(value) {
+            None => Err("argument must be a memory value".into()),
+            Some(n) if n < min => Err(format!(
+                "argument must be between {min} and {} inclusive",
+                i64::MAX
+            )),
+            Some(n) => Ok(n.to_string()),
+        },
         Kind::Enum(allowed) => {
             if allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
                 Ok(value.to_ascii_lowercase())
