@@ -2,7 +2,7 @@
 //! other connections read for CLIENT LIST / CLIENT KILL ([`ClientInfo`]).
 
 use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed,
+    AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +50,10 @@ pub struct ClientInfo {
     /// MiniRedis-internal: the connection is serving a protocol-level subscription,
     /// MULTI, or other state reported in CLIENT LIST `flags`.
     pub flags: Mutex<String>,
+    /// Commands queued in the open transaction, -1 outside MULTI (CLIENT LIST `multi`).
+    pub multi: AtomicI64,
+    /// A key this client watches was modified: its EXEC will fail (CLIENT LIST `d`).
+    pub watch_dirty: AtomicBool,
 }
 
 impl ClientInfo {
@@ -75,6 +79,8 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
             flags: Mutex::new(String::from("N")),
+            multi: AtomicI64::new(-1),
+            watch_dirty: AtomicBool::new(false),
         }
     }
 
@@ -151,6 +157,10 @@ pub struct Client {
     pub reblock: bool,
     /// (db, key) written by the current command while clients are blocked.
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// The open transaction (MULTI ... EXEC), if any.
+    pub multi: Option<Box<crate::multi::MultiState>>,
+    /// Keys this client WATCHes.
+    pub watched: Vec<crate::multi::WatchedKey>,
 }
 
 impl Client {
@@ -174,6 +184,8 @@ impl Client {
             serving_blocked: false,
             reblock: false,
             ready_keys: Vec::new(),
+            multi: None,
+            watched: Vec::new(),
         }
     }
 

@@ -78,22 +78,62 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     }
     let skipping = mode_before != ReplyMode::On;
     let Some(id) = resolve(inst, client, out, argv) else {
+        // Inside MULTI, a command refused by the generic checks fails the transaction.
+        crate::multi::flag(client);
         finish_reply(client, out, mark, skipping);
         return;
     };
     let spec = registry().spec(id);
+    let in_multi = client.multi.is_some();
     // Then memory and key limits: evict if over maxmemory, refuse commands that may
     // add data when that fails or when maxkeys is reached. This runs before the
-    // command's shards are locked, because eviction locks shards itself.
-    if let Some(msg) = check(inst, client, spec, argv).or_else(|| check_limits(inst, spec)) {
+    // command's shards are locked, because eviction locks shards itself. Inside MULTI
+    // queuing takes memory: any command but EXEC/DISCARD/QUIT/RESET is refused when
+    // memory is over the limit.
+    if let Some(msg) = check(inst, client, spec, argv).or_else(|| {
+        if in_multi && !crate::multi::exempt_from_oom_in_multi(spec) {
+            check_limits_in_multi(inst, spec)
+        } else {
+            check_limits(inst, spec)
+        }
+    }) {
         inst.stats.record_error(&msg);
         client.last_command_failed = true;
         out.error(&msg);
         record(client, id, 0, true);
+        crate::multi::flag(client);
         finish_reply(client, out, mark, skipping);
         return;
     }
     client.info.last_cmd.store(id, Relaxed);
+    if in_multi && !crate::multi::runs_in_multi(spec) {
+        crate::multi::queue(client, id, spec, argv);
+        out.simple("QUEUED");
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
+    if spec.name == "exec" {
+        // EXEC takes its own locks (those of the queued commands).
+        let started = Instant::now();
+        let outcome = crate::multi::exec(inst, client, out);
+        let usec = started.elapsed().as_micros() as u64;
+        if !client.ready_keys.is_empty() {
+            crate::blocking::serve_ready(inst, &mut client.ready_keys);
+        }
+        match outcome {
+            crate::multi::ExecOutcome::Ran => record(client, id, usec, false),
+            crate::multi::ExecOutcome::Failed => {
+                client.last_command_failed = true;
+                record(client, id, usec, false);
+            }
+            crate::multi::ExecOutcome::Rejected => {
+                client.last_command_failed = true;
+                record(client, id, 0, true);
+            }
+        }
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
     let mut locked = lock_for(inst, spec, argv);
     let started = Instant::now();
     run(inst, client, out, &mut locked, spec, argv);
@@ -117,6 +157,9 @@ fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -
     if !spec.arity_ok(argv.len()) {
         return Some(errors::wrong_arity(spec.name));
     }
+    if client.multi.is_some() && spec.has(flags::NO_MULTI) {
+        return Some(errors::NOT_IN_MULTI.to_string());
+    }
     // Persistence is failing: refuse writes rather than acknowledge what may be lost.
     if spec.has(flags::WRITE) && inst.writes_refused.load(Relaxed) {
         return Some(errors::MISCONF.to_string());
@@ -136,6 +179,19 @@ fn check_limits(inst: &Instance, spec: &CommandSpec) -> Option<String> {
         LimitState::OutOfMemory => Some(errors::OOM.to_string()),
         LimitState::TooManyKeys(max) => Some(errors::maxkeys_reached(max)),
     }
+}
+
+/// The limit check for a command queued inside MULTI: over maxmemory refuses any
+/// command (queuing takes memory), maxkeys only those that may add keys.
+fn check_limits_in_multi(inst: &Instance, spec: &CommandSpec) -> Option<String> {
+    let limits = &inst.limits;
+    if limits.maxmemory() == 0 && limits.maxkeys() == 0 {
+        return None;
+    }
+    if limits.maxmemory() != 0 && !inst.evict_to_limit() {
+        return Some(errors::OOM.to_string());
+    }
+    check_limits(inst, spec)
 }
 
 /// Locks the shards a command needs, from its spec.
@@ -177,6 +233,14 @@ pub fn run(
         return;
     };
     let now_ms = unix_ms();
+    // Someone WATCHes: note which of this write's keys are watched, and how they were.
+    let watched = if spec.has(flags::WRITE) && inst.watches.any() {
+        Some(crate::multi::before_write(
+            inst, client.db, locked, spec, argv, now_ms,
+        ))
+    } else {
+        None
+    };
     let mut ctx = Ctx {
         inst,
         client,
@@ -187,10 +251,16 @@ pub fn run(
         argv,
     };
     handler(&mut ctx, argv);
+    if let Some(keys) = watched {
+        if !keys.is_empty() {
+            let failed = client.last_command_failed;
+            crate::multi::after_write(inst, failed, locked, keys, now_ms);
+        }
+    }
     crate::blocking::note_write(inst, client, spec, argv);
 }
 
-fn record(client: &mut Client, id: u32, usec: u64, rejected: bool) {
+pub(crate) fn record(client: &mut Client, id: u32, usec: u64, rejected: bool) {
     let failed = client.last_command_failed && !rejected;
     let slot = match client.cmd_stats.iter_mut().find(|(i, _)| *i == id) {
         Some((_, s)) => s,

@@ -200,3 +200,18 @@ pub fn pfdebug_unknown(sub: &[u8]) -> String {
 pub fn pfselftest_failed(what: &str) -> String {
     format!("ERR {what}")
 }
+
+// ---- transactions ----
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+/// A `no-multi` command (SAVE, SHUTDOWN, ...) sent inside MULTI.
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+
+/// EXEC refused as a whole (memory, MISCONF): the reason is the error the queued
+/// commands would have had.
+pub fn exec_discarded_because(reason: &str) -> String {
+    format!("EXECABORT Transaction discarded because of: {reason}")
+}

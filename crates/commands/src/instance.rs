@@ -178,6 +178,8 @@ pub struct Instance {
     tenant: bool,
     /// Clients blocked in BLPOP, BZPOPMIN, XREAD BLOCK, ...
     pub blocking: crate::blocking::Blocking,
+    /// Keys watched by clients (WATCH).
+    pub watches: crate::multi::Watches,
 }
 
 impl Instance {
@@ -230,6 +232,7 @@ impl Instance {
             writes_refused: AtomicBool::new(false),
             tenant,
             blocking: Default::default(),
+            watches: Default::default(),
         })
     }
 

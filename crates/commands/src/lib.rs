@@ -13,6 +13,7 @@ pub mod errors;
 pub mod families;
 pub mod hll;
 pub mod instance;
+pub mod multi;
 pub mod registry;
 pub mod spec;
 pub mod table;

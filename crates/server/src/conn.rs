@@ -144,6 +144,7 @@ async fn resume(std_stream: std::net::TcpStream, s: Session) {
 }
 
 fn end(mut s: Session) {
+    commands::multi::release(&s.inst, &mut s.client);
     flush_stats(&s.inst, &mut s.client);
     s.inst.unregister_client(s.client.info.id);
 }
@@ -152,6 +153,8 @@ fn end(mut s: Session) {
 /// it leaves the old instance's client list and statistics and joins the new one's
 /// with a new client id, keeping its name, protocol and library fields.
 fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
+    // Watches and an open transaction belong to the instance being left.
+    commands::multi::release(inst, client);
     flush_stats(inst, client);
     inst.unregister_client(client.info.id);
     let old = &client.info;

@@ -57,6 +57,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) {
 }
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    crate::multi::discard(ctx.inst, ctx.client);
     let c = &mut *ctx.client;
     c.select(0);
     c.reply_mode = ReplyMode::On;
@@ -307,6 +308,23 @@ fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.out.ok();
 }
 
+/// CLIENT LIST `flags`, in Redis's order: `x` in MULTI, `b` blocked, `d` a watched
+/// key was modified; `N` when none.
+fn flags(info: &ClientInfo) -> String {
+    let mut f = String::new();
+    if info.multi.load(Relaxed) >= 0 {
+        f.push('x');
+    }
+    f.extend(info.flags.lock().chars().filter(|&c| c != 'N'));
+    if info.watch_dirty.load(Relaxed) {
+        f.push('d');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
+}
+
 /// One CLIENT LIST line, with Redis 7's fields.
 pub fn client_line(info: &ClientInfo) -> String {
     let cmd = match info.last_cmd.load(Relaxed) {
@@ -319,7 +337,7 @@ pub fn client_line(info: &ClientInfo) -> String {
     };
     let qbuf = info.qbuf.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         info.id,
         info.addr,
         info.laddr,
@@ -327,8 +345,9 @@ pub fn client_line(info: &ClientInfo) -> String {
         info.name.lock().clone().unwrap_or_default(),
         info.age_secs(),
         info.idle_secs(),
-        info.flags.lock(),
+        flags(info),
         info.db.load(Relaxed),
+        info.multi.load(Relaxed),
         qbuf,
         16384usize.saturating_sub(qbuf),
         info.omem.load(Relaxed),

@@ -11,6 +11,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod transactions;
 pub mod util;
 
 use crate::spec::Handler;
@@ -25,5 +26,6 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(keys::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());
+    v.extend(transactions::handlers());
     v
 }
