@@ -105,6 +105,8 @@ cases!(
     bitmaps_random,
     hll_basic,
     hll_dense,
+    multi_basic,
+    multi_watch,
 );
 
 fn cases_dir() -> PathBuf {

@@ -97,6 +97,13 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
             check_limits(inst, spec)
         }
     }) {
+        // A refused EXEC discards the transaction, and says why.
+        let msg = if spec.name == "exec" {
+            crate::multi::discard(inst, client);
+            errors::exec_discarded_because(msg.strip_prefix("ERR ").unwrap_or(&msg))
+        } else {
+            msg
+        };
         inst.stats.record_error(&msg);
         client.last_command_failed = true;
         out.error(&msg);

@@ -418,4 +418,31 @@ mod tests {
             "calls=2,rejected_calls=1,failed_calls=1"
         );
     }
+
+    #[test]
+    fn misconf_while_queuing_and_at_exec() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut k = Kit::new();
+        k.inst.writes_refused.store(true, Relaxed);
+        k.run("multi");
+        assert!(k.run("set a 1").starts_with("-MISCONF "));
+        assert_eq!(k.run("get a"), QUEUED);
+        assert!(k
+            .run("exec")
+            .starts_with("-EXECABORT Transaction discarded because of previous"));
+        k.inst.writes_refused.store(false, Relaxed);
+        k.run("multi");
+        assert_eq!(k.run("set a 1"), QUEUED);
+        k.inst.writes_refused.store(true, Relaxed);
+        assert!(k
+            .run("exec")
+            .starts_with("-EXECABORT Transaction discarded because of: MISCONF "));
+        // Reads only: runs.
+        k.run("multi");
+        k.run("get a");
+        assert_eq!(k.run("exec"), "*1\r\n$-1\r\n");
+        assert!(k
+            .run("info errorstats")
+            .contains("errorstat_EXECABORT:count=2"));
+    }
 }
