@@ -14,9 +14,13 @@
 pub mod crc64;
 mod error;
 pub mod format;
+pub mod intset;
+pub mod listpack;
 pub mod lzf;
 mod reader;
 mod writer;
+pub mod ziplist;
+pub mod zipmap;
 
 pub use error::PersistError;
 pub use reader::{load, load_from, read_rdb, LoadStats, RdbEntry, RdbItem, RdbSummary};
