@@ -11,6 +11,7 @@
 //! * [`read_rdb`] — a streaming parser that hands out [`RdbItem`]s, for tools.
 //! * [`crc64`] and [`lzf`] — the checksum and the compression the format uses.
 
+mod collections;
 pub mod crc64;
 mod error;
 pub mod format;
@@ -26,5 +27,7 @@ pub use error::PersistError;
 pub use reader::{load, load_from, read_rdb, LoadStats, RdbEntry, RdbItem, RdbSummary};
 pub use writer::{save, write_rdb, SaveStats, REDIS_VER};
 
+#[cfg(test)]
+mod collection_tests;
 #[cfg(test)]
 mod tests;
