@@ -11,8 +11,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use crate::crc64::crc64;
-use crate::writer::{Form, RdbWriter};
-use crate::{intset, listpack, load_from, write_rdb, PersistError};
+use crate::{intset, listpack, load_from, write_rdb, write_rdb_in, Form, PersistError};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -236,40 +235,10 @@ fn build(keys: &[Key]) -> (Keyspace, Dump) {
 /// The keyspace written with every collection in `form`.
 fn write_in(ks: &Keyspace, form: Form) -> Vec<u8> {
     let mut buf = Vec::new();
-    let mut w = RdbWriter::new(&mut buf);
-    let res = (|| {
-        w.header(NOW)?;
-        let l = ks.lock_all();
-        for db in 0..ks.databases() {
-            let mut entries = Vec::new();
-            l.for_each(db, NOW, |e| entries.push(e.clone()));
-            let entries: Vec<_> = entries
-                .into_iter()
-                .filter(|e| !matches!(canon_len(&e.value), Some(0)))
-                .collect();
-            if entries.is_empty() {
-                continue;
-            }
-            w.select_db(db, engine::DbInfo::default())?;
-            for e in &entries {
-                w.entry_in(e, form)?;
-            }
-        }
-        w.finish()
-    })();
-    if let Err(e) = res {
+    if let Err(e) = write_rdb_in(ks, &mut buf, NOW, form) {
         panic!("writing to memory failed: {e}");
     }
     buf
-}
-
-fn canon_len(v: &Value) -> Option<usize> {
-    match canon(v) {
-        Canon::Str(_) => None,
-        Canon::List(x) | Canon::Set(x) => Some(x.len()),
-        Canon::ZSet(x) => Some(x.len()),
-        Canon::Hash(x) => Some(x.len()),
-    }
 }
 
 fn load(bytes: &[u8]) -> Result<Keyspace, PersistError> {

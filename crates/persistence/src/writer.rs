@@ -146,6 +146,17 @@ fn sync_dir(dir: &Path) -> Result<(), PersistError> {
 /// include keys that expired but were not collected yet); like Redis's, they are
 /// size hints for the loader, not promises.
 pub fn write_rdb<W: Write>(ks: &Keyspace, w: W, now_ms: u64) -> Result<SaveStats, PersistError> {
+    write_rdb_in(ks, w, now_ms, Form::Auto)
+}
+
+/// [`write_rdb`] with collections in the given [`Form`]. Lists are always a quicklist
+/// of listpacks, as Redis 7.0 writes them.
+pub fn write_rdb_in<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    now_ms: u64,
+    form: Form,
+) -> Result<SaveStats, PersistError> {
     let mut out = RdbWriter::new(w);
     out.header(now_ms).map_err(PersistError::Write)?;
     let mut stats = SaveStats::default();
@@ -166,7 +177,7 @@ pub fn write_rdb<W: Write>(ks: &Keyspace, w: W, now_ms: u64) -> Result<SaveStats
                     out.select_db(db, *size)?;
                     selected = true;
                 }
-                out.entry(e)?;
+                out.entry_in(e, form)?;
                 stats.keys += 1;
                 stats.expires += u64::from(e.expire_at() != 0);
                 Ok(())
@@ -249,12 +260,8 @@ impl<W: Write> RdbWriter<W> {
         self.put_len(size.expires as u64)
     }
 
-    /// One key: its expiry if it has one, then type, key and value.
-    fn entry(&mut self, e: &Entry) -> io::Result<()> {
-        self.entry_in(e, Form::Auto)
-    }
-
-    /// [`entry`](Self::entry) with the form of collections chosen by `form`.
+    /// One key: its expiry if it has one, then type, key and value (a collection in
+    /// `form`).
     pub(crate) fn entry_in(&mut self, e: &Entry, form: Form) -> io::Result<()> {
         if e.expire_at() != 0 {
             // Redis keeps expiry times as signed milliseconds.
@@ -515,16 +522,20 @@ impl<W: Write> RdbWriter<W> {
     }
 }
 
-/// How collections are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Form {
-    /// As the engine holds them: compact when it reports a compact encoding.
+/// The form collections take in a snapshot ([`write_rdb_in`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Form {
+    /// As the engine holds them, as Redis does: a listpack for a hash or sorted set
+    /// the engine reports as `listpack`, an intset for a set it reports as `intset`,
+    /// the generic forms otherwise.
+    #[default]
     Auto,
-    /// Compact whenever possible (tests).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Listpacks for every hash and sorted set, intsets for every all-integer set
+    /// (Redis converts a listpack with too many entries on load, not one with long
+    /// elements).
     Compact,
-    /// Always the generic forms (tests).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The generic forms only (`HASH`, `SET`, `ZSET_2`), which every Redis since 2.8
+    /// loads, converting small ones to its compact encodings.
     Generic,
 }
 
