@@ -815,3 +815,142 @@ fn redis_loads_every_collection_miniredis_saved() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Older encodings
+
+/// An RDB length.
+fn rdb_len(n: usize) -> Vec<u8> {
+    if n < 64 {
+        vec![n as u8]
+    } else if n < 16384 {
+        vec![0x40 | (n >> 8) as u8, n as u8]
+    } else {
+        [vec![0x80], (n as u32).to_be_bytes().to_vec()].concat()
+    }
+}
+
+/// An RDB string, plain.
+fn rdb_str(b: &[u8]) -> Vec<u8> {
+    [rdb_len(b.len()), b.to_vec()].concat()
+}
+
+#[test]
+fn older_encodings_load_the_same_in_redis_and_miniredis() {
+    // A version-9 file (Redis 6.2) with the encodings of Redis 2.x to 6.2: zipmap,
+    // ziplists, ziplist quicklist, intset, text scores. Redis 7.0 loads it with deep
+    // sanitization (every ziplist and zipmap checked entry by entry), and must hold
+    // exactly what MiniRedis loads.
+    let big = vec![b'B'; 300];
+    let huge = noise(17_000, 5);
+    let items: Vec<Vec<u8>> = texts([
+        "a",
+        "1",
+        "12",
+        "13",
+        "-1",
+        "127",
+        "-128",
+        "300",
+        "-100000",
+        "8388608",
+        "-2147483648",
+        "2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "",
+        "007",
+    ])
+    .into_iter()
+    .chain([big.clone(), huge.clone(), b"y".to_vec()])
+    .collect();
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let zl = persistence::ziplist::encode;
+    let entries: Vec<(u8, &str, Vec<u8>)> = vec![
+        (10, "list-ziplist", rdb_str(&zl(&refs))),
+        (
+            14,
+            "list-quicklist",
+            [rdb_len(2), rdb_str(&zl(&refs)), rdb_str(&zl(&[b"q"]))].concat(),
+        ),
+        (
+            13,
+            "hash-ziplist",
+            rdb_str(&zl(&[b"f", b"1", b"g", &big, b"h", b"-100000", b"", b"e"])),
+        ),
+        (
+            12,
+            "zset-ziplist",
+            rdb_str(&zl(&[b"a", b"1", b"b", b"2.5", b"c", b"inf", b"d", b"-3"])),
+        ),
+        (
+            9,
+            "hash-zipmap",
+            rdb_str(&persistence::zipmap::encode(
+                &[(b"f", b"v"), (b"g", &big), (&big, b""), (b"n", b"12")],
+                2,
+            )),
+        ),
+        (
+            11,
+            "set-intset",
+            rdb_str(&persistence::intset::encode(&[1, -70000, 5, i64::MIN])),
+        ),
+        (
+            3,
+            "zset-text-scores",
+            [
+                rdb_len(4),
+                rdb_str(b"a"),
+                rdb_str(b"1.5"),
+                rdb_str(b"b"),
+                vec![254],
+                rdb_str(b"c"),
+                vec![255],
+                rdb_str(&big),
+                rdb_str(b"-2.5e-3"),
+            ]
+            .concat(),
+        ),
+        (
+            1,
+            "list-plain",
+            [rdb_len(3), rdb_str(b"x"), rdb_str(&huge), rdb_str(b"7")].concat(),
+        ),
+    ];
+    let mut file = b"REDIS0009".to_vec();
+    file.extend([0xfe, 0x00]);
+    for (code, key, value) in &entries {
+        file.push(*code);
+        file.extend(rdb_str(key.as_bytes()));
+        file.extend(value);
+    }
+    file.push(0xff);
+    let crc = persistence::crc64::crc64(&file);
+    file.extend(crc.to_le_bytes());
+
+    let dir = TempDir::new("older-encodings");
+    std::fs::write(dir.path().join("old.rdb"), &file).expect("writing the file");
+    check_rdb(&dir.path().join("old.rdb"), entries.len());
+    let ks = Keyspace::new(&KeyspaceConfig::default());
+    let now = now_ms();
+    let stats = persistence::load(&ks, &dir.path().join("old.rdb"), now).expect("loading");
+    assert_eq!((stats.version, stats.keys), (9, entries.len() as u64));
+
+    let redis = RedisServer::start_with(&[
+        "--dir",
+        dir.arg(),
+        "--dbfilename",
+        "old.rdb",
+        "--sanitize-dump-payload",
+        "yes",
+    ]);
+    let mut c = redis.client();
+    assert_eq!(int(&mut c, &[b"DBSIZE"]), entries.len() as i64);
+    for (_, key, _) in &entries {
+        let got = redis_contents(&mut c, key.as_bytes());
+        let mut l = ks.lock_key(key.as_bytes());
+        let e = l.get(0, key.as_bytes(), now).expect("loaded");
+        assert_eq!(engine_contents(&e.value), got, "{key}");
+    }
+}

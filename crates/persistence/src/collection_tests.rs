@@ -427,7 +427,7 @@ fn lp(items: &[&[u8]]) -> Vec<u8> {
 }
 
 fn zl(items: &[&[u8]]) -> Vec<u8> {
-    crate::ziplist::tests::encode(items)
+    crate::ziplist::encode(items)
 }
 
 /// One entry: type, key, value bytes.
@@ -625,10 +625,7 @@ fn every_collection_encoding_is_read() {
             entry(
                 9,
                 "zipmap",
-                &st(&crate::zipmap::tests::encode(
-                    &[(b"f", b"v"), (b"g", b"")],
-                    1,
-                )),
+                &st(&crate::zipmap::encode(&[(b"f", b"v"), (b"g", b"")], 1)),
             ),
             "zipmap",
             hash(&[("f", "v"), ("g", "")]),
@@ -794,10 +791,7 @@ fn bad_values_give_clear_errors() {
             entry(
                 9,
                 "h",
-                &st(&crate::zipmap::tests::encode(
-                    &[(b"f", b"1"), (b"f", b"2")],
-                    0,
-                )),
+                &st(&crate::zipmap::encode(&[(b"f", b"1"), (b"f", b"2")], 0)),
             ),
             "hash zipmap \"h\": duplicate field \"f\"",
         ),

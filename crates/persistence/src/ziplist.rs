@@ -1,6 +1,6 @@
 //! Ziplists, the compact sequence Redis 2.6 to 6.2 kept small lists, hashes and
-//! sorted sets in (RDB types 10, 12, 13 and the nodes of 14). Only decoded: files of
-//! those versions are read, never written.
+//! sorted sets in (RDB types 10, 12, 13 and the nodes of 14). Decoded when files of
+//! those versions are read; the encoder only builds such files for tests and tools.
 //!
 //! Layout (header fields little-endian):
 //!
@@ -163,70 +163,72 @@ fn entry(
     Ok((item, data_end - at))
 }
 
+/// A ziplist as Redis 6.2 lays it out (canonical integers in the smallest integer
+/// encoding), to build files in the formats of older versions for tests and tools;
+/// snapshots never contain ziplists. Meant for small inputs: past 4 GiB the result
+/// is not a ziplist.
+pub fn encode(items: &[&[u8]]) -> Vec<u8> {
+    let mut zl = vec![0u8; HEADER_SIZE];
+    let mut prev = 0usize;
+    let mut last = HEADER_SIZE;
+    for s in items {
+        let start = zl.len();
+        last = start;
+        if prev < 254 {
+            zl.push(prev as u8);
+        } else {
+            zl.push(254);
+            zl.extend_from_slice(&(prev as u32).to_le_bytes());
+        }
+        match engine::value::parse_canonical_i64(s) {
+            Some(n @ 0..=12) => zl.push(0xF1 + n as u8),
+            Some(n) if i8::try_from(n).is_ok() => zl.extend([0xFE, n as u8]),
+            Some(n) if i16::try_from(n).is_ok() => {
+                zl.push(0xC0);
+                zl.extend_from_slice(&(n as i16).to_le_bytes());
+            }
+            Some(n) if (-(1 << 23)..1 << 23).contains(&n) => {
+                zl.push(0xF0);
+                zl.extend_from_slice(&(n as i32).to_le_bytes()[..3]);
+            }
+            Some(n) if i32::try_from(n).is_ok() => {
+                zl.push(0xD0);
+                zl.extend_from_slice(&(n as i32).to_le_bytes());
+            }
+            Some(n) => {
+                zl.push(0xE0);
+                zl.extend_from_slice(&n.to_le_bytes());
+            }
+            None if s.len() < 64 => {
+                zl.push(s.len() as u8);
+                zl.extend_from_slice(s);
+            }
+            None if s.len() < 16384 => {
+                zl.extend([0x40 | (s.len() >> 8) as u8, s.len() as u8]);
+                zl.extend_from_slice(s);
+            }
+            None => {
+                zl.push(0x80);
+                zl.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                zl.extend_from_slice(s);
+            }
+        }
+        prev = zl.len() - start;
+    }
+    zl.push(END);
+    let total = zl.len() as u32;
+    zl[..4].copy_from_slice(&total.to_le_bytes());
+    zl[4..8].copy_from_slice(&(last as u32).to_le_bytes());
+    let count = u16::try_from(items.len()).unwrap_or(COUNT_UNKNOWN);
+    zl[8..10].copy_from_slice(&count.to_le_bytes());
+    zl
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::collection::vec;
     use proptest::prelude::*;
-
-    /// A ziplist as Redis 6.2 lays it out, for tests of this decoder and of the RDB
-    /// reader (the crate never writes ziplists otherwise).
-    pub(crate) fn encode(items: &[&[u8]]) -> Vec<u8> {
-        let mut zl = vec![0u8; HEADER_SIZE];
-        let mut prev = 0usize;
-        let mut last = HEADER_SIZE;
-        for s in items {
-            let start = zl.len();
-            last = start;
-            if prev < 254 {
-                zl.push(prev as u8);
-            } else {
-                zl.push(254);
-                zl.extend_from_slice(&(prev as u32).to_le_bytes());
-            }
-            match engine::value::parse_canonical_i64(s) {
-                Some(n @ 0..=12) => zl.push(0xF1 + n as u8),
-                Some(n) if i8::try_from(n).is_ok() => zl.extend([0xFE, n as u8]),
-                Some(n) if i16::try_from(n).is_ok() => {
-                    zl.push(0xC0);
-                    zl.extend_from_slice(&(n as i16).to_le_bytes());
-                }
-                Some(n) if (-(1 << 23)..1 << 23).contains(&n) => {
-                    zl.push(0xF0);
-                    zl.extend_from_slice(&(n as i32).to_le_bytes()[..3]);
-                }
-                Some(n) if i32::try_from(n).is_ok() => {
-                    zl.push(0xD0);
-                    zl.extend_from_slice(&(n as i32).to_le_bytes());
-                }
-                Some(n) => {
-                    zl.push(0xE0);
-                    zl.extend_from_slice(&n.to_le_bytes());
-                }
-                None if s.len() < 64 => {
-                    zl.push(s.len() as u8);
-                    zl.extend_from_slice(s);
-                }
-                None if s.len() < 16384 => {
-                    zl.extend([0x40 | (s.len() >> 8) as u8, s.len() as u8]);
-                    zl.extend_from_slice(s);
-                }
-                None => {
-                    zl.push(0x80);
-                    zl.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                    zl.extend_from_slice(s);
-                }
-            }
-            prev = zl.len() - start;
-        }
-        zl.push(END);
-        let total = zl.len() as u32;
-        zl[..4].copy_from_slice(&total.to_le_bytes());
-        zl[4..8].copy_from_slice(&(last as u32).to_le_bytes());
-        let count = u16::try_from(items.len()).unwrap_or(COUNT_UNKNOWN);
-        zl[8..10].copy_from_slice(&count.to_le_bytes());
-        zl
-    }
 
     fn decoded(zl: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
         Ok(decode(zl)?.iter().map(Item::to_vec).collect())

@@ -1,5 +1,6 @@
-//! Zipmaps, the compact field/value map of Redis before 2.6 (RDB type 9). Only
-//! decoded, with the checks of Redis's integrity validation.
+//! Zipmaps, the compact field/value map of Redis before 2.6 (RDB type 9): decoded
+//! with the checks of Redis's integrity validation; the encoder only builds old
+//! files for tests and tools.
 //!
 //! Layout: `<count: u8>` (254 or more: unknown), then pairs of
 //! `<field length> <field> <value length> <free: u8> <value> <free bytes>`, then
@@ -70,35 +71,36 @@ pub fn decode(zm: &[u8]) -> Result<Vec<Pair<'_>>, DecodeError> {
     Ok(pairs)
 }
 
+/// A zipmap as Redis 2.4 wrote it, with `free` bytes of slack after each value, to
+/// build files in that old format for tests and tools; snapshots never contain
+/// zipmaps.
+pub fn encode(pairs: &[(&[u8], &[u8])], free: u8) -> Vec<u8> {
+    let mut zm = vec![u8::try_from(pairs.len()).unwrap_or(BIG_LEN).min(BIG_LEN)];
+    let len = |zm: &mut Vec<u8>, n: usize| {
+        if n < usize::from(BIG_LEN) {
+            zm.push(n as u8);
+        } else {
+            zm.push(BIG_LEN);
+            zm.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+    };
+    for (f, v) in pairs {
+        len(&mut zm, f.len());
+        zm.extend_from_slice(f);
+        len(&mut zm, v.len());
+        zm.push(free);
+        zm.extend_from_slice(v);
+        zm.extend(std::iter::repeat_n(b'?', usize::from(free)));
+    }
+    zm.push(END);
+    zm
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::collection::vec;
     use proptest::prelude::*;
-
-    /// A zipmap as Redis 2.4 wrote it (`free` bytes of slack after some values), for
-    /// tests of this decoder and of the RDB reader.
-    pub(crate) fn encode(pairs: &[(&[u8], &[u8])], free: u8) -> Vec<u8> {
-        let mut zm = vec![u8::try_from(pairs.len()).unwrap_or(BIG_LEN).min(BIG_LEN)];
-        let len = |zm: &mut Vec<u8>, n: usize| {
-            if n < usize::from(BIG_LEN) {
-                zm.push(n as u8);
-            } else {
-                zm.push(BIG_LEN);
-                zm.extend_from_slice(&(n as u32).to_le_bytes());
-            }
-        };
-        for (f, v) in pairs {
-            len(&mut zm, f.len());
-            zm.extend_from_slice(f);
-            len(&mut zm, v.len());
-            zm.push(free);
-            zm.extend_from_slice(v);
-            zm.extend(std::iter::repeat_n(b'?', usize::from(free)));
-        }
-        zm.push(END);
-        zm
-    }
 
     #[test]
     fn layout_and_errors() {
