@@ -98,6 +98,8 @@ cases!(
     server_command,
     resp3,
     pending_types,
+    lists,
+    lists_errors,
 );
 
 fn cases_dir() -> PathBuf {

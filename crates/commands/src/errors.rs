@@ -168,3 +168,14 @@ pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
 pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
 pub const GETKEYS_BAD_ARITY: &str = "ERR Invalid number of arguments specified for command";
 pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
+
+// ---- lists ----
+/// LPOP/RPOP count (Redis's getPositiveLongFromObjectOrReply without a message of its
+/// own: a non-integer gets it too).
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// LMPOP/BLMPOP (and ZMPOP/BZMPOP) numkeys and COUNT.
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";

@@ -7,6 +7,7 @@
 pub mod command;
 pub mod connection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 pub mod util;
@@ -19,6 +20,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(command::handlers());
     v.extend(connection::handlers());
     v.extend(keys::handlers());
+    v.extend(lists::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());
     v
