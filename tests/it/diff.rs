@@ -100,6 +100,7 @@ cases!(
     pending_types,
     lists,
     lists_errors,
+    lists_types,
 );
 
 fn cases_dir() -> PathBuf {
