@@ -12,8 +12,14 @@
 //! under 128 bytes. The length at both ends lets a node be walked, and popped, from
 //! either side. A node keeps free room on both sides of its used region, so a push or a
 //! pop at either end of the list touches only the end node and is O(1) (amortized over
-//! the node's growth). Index lookups skip whole nodes by their counts, from the nearer
-//! end of the list, then walk at most half a node.
+//! the node's growth).
+//!
+//! Every node knows the position of its first element in a "virtual" numbering that
+//! pushes and pops at the head shift as a whole (`base` is the head's position), so
+//! these positions are sorted and an index lookup is a binary search over the nodes
+//! followed by a walk of at most half a node: LINDEX, LSET and the start of LRANGE cost
+//! O(log n) on any list. Only a change in the middle of the list (LINSERT, LREM) shifts
+//! the positions of the nodes after it, in a pass that such commands' scan costs anyway.
 //!
 //! Node buffers are allocated in the allocator's size classes, so the running byte
 //! count behind [`List::heap_bytes`] is exactly what the list holds.
@@ -108,6 +114,8 @@ struct Node {
     head: u32,
     tail: u32,
     count: u32,
+    /// The virtual position of the node's first element (see the module documentation).
+    vstart: i64,
 }
 
 /// Which side of a node new room is wanted on.
@@ -124,6 +132,7 @@ impl Node {
             head: 0,
             tail: 0,
             count: 0,
+            vstart: 0,
         }
     }
 
@@ -276,6 +285,7 @@ impl Node {
             head: 0,
             tail: part.len() as u32,
             count: self.count - k as u32,
+            vstart: self.vstart + k as i64,
         };
         self.tail = at as u32;
         self.count = k as u32;
@@ -300,6 +310,8 @@ impl Node {
 pub struct List {
     nodes: VecDeque<Node>,
     len: usize,
+    /// The virtual position of the head element (the first node's `vstart`).
+    base: i64,
     /// Heap bytes of every node buffer (each a size class already).
     bufs: usize,
 }
@@ -329,6 +341,7 @@ impl List {
                 }
                 let mut n = Node::empty();
                 n.push_back(v, bufs);
+                n.vstart = self.base + self.len as i64;
                 if self.nodes.is_empty() {
                     // Most lists are small: a table of one node until a second is needed.
                     self.nodes.reserve_exact(1);
@@ -343,14 +356,19 @@ impl List {
     pub fn push_front(&mut self, v: &[u8]) {
         let need = entry_size(v.len());
         let bufs = &mut self.bufs;
+        self.base -= 1;
         match self.nodes.front_mut() {
-            Some(n) if n.fits(need) => n.push_front(v, bufs),
+            Some(n) if n.fits(need) => {
+                n.push_front(v, bufs);
+                n.vstart = self.base;
+            }
             first => {
                 if let Some(n) = first {
                     n.shrink(bufs);
                 }
                 let mut n = Node::empty();
                 n.push_front(v, bufs);
+                n.vstart = self.base;
                 if self.nodes.is_empty() {
                     self.nodes.reserve_exact(1);
                 }
@@ -367,6 +385,8 @@ impl List {
         let r = f(&n.buf[ds..de]);
         n.head = next as u32;
         n.count -= 1;
+        n.vstart += 1;
+        self.base += 1;
         self.len -= 1;
         if n.count == 0 {
             self.drop_node(0);
@@ -411,24 +431,19 @@ impl List {
     /// The node holding element `i` (< len) and the element's index in it.
     fn locate(&self, i: usize) -> (usize, usize) {
         debug_assert!(i < self.len);
-        if i < self.len / 2 {
-            let mut i = i;
-            for (k, n) in self.nodes.iter().enumerate() {
-                if i < n.count as usize {
-                    return (k, i);
-                }
-                i -= n.count as usize;
-            }
-        } else {
-            let mut back = self.len - i; // 1-based from the tail
-            for (k, n) in self.nodes.iter().enumerate().rev() {
-                if back <= n.count as usize {
-                    return (k, n.count as usize - back);
-                }
-                back -= n.count as usize;
-            }
+        let target = self.base + i as i64;
+        // The last node starting at or before the target.
+        let k = self.nodes.partition_point(|n| n.vstart <= target) - 1;
+        (k, (target - self.nodes[k].vstart) as usize)
+    }
+
+    /// Renumbers every node from `base` after changes in the middle.
+    fn renumber(&mut self) {
+        let mut at = self.base;
+        for n in self.nodes.iter_mut() {
+            n.vstart = at;
+            at += n.count as i64;
         }
-        unreachable!("index below len lies in some node")
     }
 
     /// The element at `i` (0-based from the head), if any.
@@ -474,6 +489,9 @@ impl List {
         let at = n.offset_of(j);
         n.splice(at, at, &enc, 0, &mut self.bufs);
         self.len += 1;
+        for n in self.nodes.range_mut(k + 1..) {
+            n.vstart += 1;
+        }
         self.fix(k);
     }
 
@@ -578,12 +596,14 @@ impl List {
             out.shrink_to_fit();
         }
         self.nodes = out;
+        self.renumber();
     }
 
     /// Removes the first `n` elements.
     pub fn drop_front(&mut self, mut n: usize) {
         n = n.min(self.len);
         self.len -= n;
+        self.base += n as i64;
         while n > 0 {
             let Some(node) = self.nodes.front_mut() else {
                 break;
@@ -596,6 +616,7 @@ impl List {
             let at = node.offset_of(n);
             node.head = at as u32;
             node.count -= n as u32;
+            node.vstart = self.base;
             if node.cap() > 2 * node.used() + 64 {
                 node.shrink(&mut self.bufs);
             }
@@ -786,6 +807,7 @@ mod tests {
         let mut count = 0;
         let mut bufs = 0;
         for n in &l.nodes {
+            assert_eq!(n.vstart, l.base + count as i64, "node numbering");
             assert!(n.count > 0, "empty node left in the list");
             assert!(!n.oversized(), "node over the limits");
             assert_eq!(alloc_size(n.cap()), n.cap(), "buffer not a size class");
