@@ -1,10 +1,12 @@
 //! Integration tests, linked into one binary: differential tests against Redis
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
-//! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`).
+//! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking list commands
+//! woken by other clients (`lists_blocking`).
 
 mod clients;
 mod diff;
 mod eviction;
 mod lifecycle;
+mod lists_blocking;
 mod rdb;
 mod robust;

@@ -10,6 +10,7 @@ use engine::types::List;
 use engine::Value;
 
 use super::util::{eq_ic, new_entry, parse_i64, touches};
+use crate::blocking::{timeout_secs, Block, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::spec::Handler;
@@ -34,6 +35,11 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
         ("lmove", lmove),
         ("rpoplpush", rpoplpush),
         ("lmpop", lmpop),
+        ("blpop", blpop),
+        ("brpop", brpop),
+        ("blmove", blmove),
+        ("brpoplpush", brpoplpush),
+        ("blmpop", blmpop),
     ]
 }
 
@@ -733,6 +739,91 @@ fn lmove(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 fn rpoplpush(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     if !move_core(ctx, argv[1], argv[2], End::Right, End::Left) {
         ctx.out.null();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Blocking forms: the non-blocking path, then a wait when nothing could be served
+// ---------------------------------------------------------------------------------------
+
+/// Nothing to serve: block on `keys` until a push, or answer as a timeout would where
+/// the client may not block (MULTI, scripts).
+fn block_or_timeout(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[&[u8]],
+    deadline: Option<u64>,
+    on_timeout: OnTimeout,
+) {
+    if !ctx.may_block() {
+        return on_timeout.write(ctx.out);
+    }
+    ctx.block(Block {
+        keys,
+        deadline,
+        on_timeout,
+        kind: "list",
+        argv: None,
+    });
+}
+
+/// BLPOP key [key ...] timeout
+fn blpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    bpop_generic(ctx, argv, End::Left);
+}
+
+/// BRPOP key [key ...] timeout
+fn brpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    bpop_generic(ctx, argv, End::Right);
+}
+
+fn bpop_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End) {
+    let (keys, timeout) = argv[1..].split_at(argv.len() - 2);
+    let deadline = match timeout_secs(timeout[0], ctx.now_ms) {
+        Ok(d) => d,
+        Err(msg) => return ctx.error(msg),
+    };
+    if !mpop_core(ctx, keys, end, None) {
+        block_or_timeout(ctx, keys, deadline, OnTimeout::NullArray);
+    }
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+fn blmove(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (from, to) = match (End::parse(argv[3]), End::parse(argv[4])) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return ctx.error(e),
+    };
+    bmove_generic(ctx, argv, from, to, argv[5]);
+}
+
+/// BRPOPLPUSH source destination timeout
+fn brpoplpush(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    bmove_generic(ctx, argv, End::Right, End::Left, argv[3]);
+}
+
+fn bmove_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], from: End, to: End, timeout: &[u8]) {
+    let deadline = match timeout_secs(timeout, ctx.now_ms) {
+        Ok(d) => d,
+        Err(msg) => return ctx.error(msg),
+    };
+    if !move_core(ctx, argv[1], argv[2], from, to) {
+        block_or_timeout(ctx, &argv[1..2], deadline, OnTimeout::NullBulk);
+    }
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: the other arguments
+/// are checked before the timeout, as in Redis.
+fn blmpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let a = match parse_mpop(&argv[2..]) {
+        Ok(a) => a,
+        Err(msg) => return ctx.error(msg),
+    };
+    let deadline = match timeout_secs(argv[1], ctx.now_ms) {
+        Ok(d) => d,
+        Err(msg) => return ctx.error(msg),
+    };
+    if !mpop_core(ctx, a.keys, a.end, Some(a.count)) {
+        block_or_timeout(ctx, a.keys, deadline, OnTimeout::NullArray);
     }
 }
 
