@@ -101,6 +101,7 @@ cases!(
     lists,
     lists_errors,
     lists_types,
+    lists_blocking,
 );
 
 fn cases_dir() -> PathBuf {
