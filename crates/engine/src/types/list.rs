@@ -249,20 +249,28 @@ impl Node {
         }
     }
 
-    /// Replaces `buf[start..end]` (whole elements) with the encoded `enc` holding
-    /// `added` elements in place of `removed`.
+    /// Replaces `buf[start..end]` (`removed` whole elements, 0 or 1) with the encoded
+    /// element `enc`.
     fn splice(&mut self, start: usize, end: usize, enc: &[u8], removed: u32, bufs: &mut usize) {
         let (old, new) = (end - start, enc.len());
         if new > old {
             let grow = new - old;
             if self.cap() - (self.tail as usize) < grow {
-                // Keep `start`/`end` valid across the move: make room, then re-base.
-                let head_before = self.head as usize;
-                self.make_room(grow, Side::Back, bufs);
-                let shift = self.head as isize - head_before as isize;
-                let start = (start as isize + shift) as usize;
-                let end = (end as isize + shift) as usize;
-                return self.splice(start, end, enc, removed, bufs);
+                // Rebuild with the elements at offset 0 and exactly the room needed (a
+                // change in the middle is not a growth pattern worth slack).
+                let (head, tail) = (self.head as usize, self.tail as usize);
+                let used = tail - head;
+                let cap = alloc_size(used + grow).max(self.cap());
+                let mut nb = vec![0u8; cap].into_boxed_slice();
+                nb[..start - head].copy_from_slice(&self.buf[head..start]);
+                nb[start - head..start - head + new].copy_from_slice(enc);
+                nb[start - head + new..used - old + new].copy_from_slice(&self.buf[end..tail]);
+                *bufs = *bufs - self.cap() + cap;
+                self.buf = nb;
+                self.head = 0;
+                self.tail = (used - old + new) as u32;
+                self.count = self.count - removed + 1;
+                return;
             }
         }
         let tail = self.tail as usize;
@@ -469,6 +477,9 @@ impl List {
         let at = n.offset_of(j);
         let end = read_fwd(&n.buf, at).2;
         n.splice(at, end, &enc, 1, &mut self.bufs);
+        if n.cap() > 2 * n.used() + 64 {
+            n.shrink(&mut self.bufs);
+        }
         self.fix(k);
         true
     }
