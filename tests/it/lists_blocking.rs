@@ -33,7 +33,7 @@ fn words(cmd: &str) -> Vec<&[u8]> {
 fn run(addr: SocketAddr, steps: &[Step]) -> Vec<String> {
     let mut conns: Vec<RawClient> = Vec::new();
     let mut log = Vec::new();
-    let mut conn = |conns: &mut Vec<RawClient>, i: usize| -> usize {
+    let conn = |conns: &mut Vec<RawClient>, i: usize| -> usize {
         while conns.len() <= i {
             let mut c = RawClient::connect(addr).expect("connect");
             c.set_read_timeout(Duration::from_secs(5));

@@ -746,21 +746,23 @@ fn rpoplpush(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 // Blocking forms: the non-blocking path, then a wait when nothing could be served
 // ---------------------------------------------------------------------------------------
 
-/// Nothing to serve: block on `keys` until a push, or answer as a timeout would where
-/// the client may not block (MULTI, scripts).
-fn block_or_timeout(
+/// Nothing to serve: block on `keys` until a push, or, where the client may not block
+/// (MULTI, scripts), reply `at_once` straight away. Redis 7.0 times out every blocked
+/// list command with a null array, BLMOVE and BRPOPLPUSH included, though those two
+/// answer a null bulk when they cannot block.
+fn block_or_reply(
     ctx: &mut Ctx<'_, '_>,
     keys: &[&[u8]],
     deadline: Option<u64>,
-    on_timeout: OnTimeout,
+    at_once: OnTimeout,
 ) {
     if !ctx.may_block() {
-        return on_timeout.write(ctx.out);
+        return at_once.write(ctx.out);
     }
     ctx.block(Block {
         keys,
         deadline,
-        on_timeout,
+        on_timeout: OnTimeout::NullArray,
         kind: "list",
         argv: None,
     });
@@ -783,7 +785,7 @@ fn bpop_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End) {
         Err(msg) => return ctx.error(msg),
     };
     if !mpop_core(ctx, keys, end, None) {
-        block_or_timeout(ctx, keys, deadline, OnTimeout::NullArray);
+        block_or_reply(ctx, keys, deadline, OnTimeout::NullArray);
     }
 }
 
@@ -807,7 +809,7 @@ fn bmove_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], from: End, to: End, time
         Err(msg) => return ctx.error(msg),
     };
     if !move_core(ctx, argv[1], argv[2], from, to) {
-        block_or_timeout(ctx, &argv[1..2], deadline, OnTimeout::NullBulk);
+        block_or_reply(ctx, &argv[1..2], deadline, OnTimeout::NullBulk);
     }
 }
 
@@ -823,7 +825,7 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Err(msg) => return ctx.error(msg),
     };
     if !mpop_core(ctx, a.keys, a.end, Some(a.count)) {
-        block_or_timeout(ctx, a.keys, deadline, OnTimeout::NullArray);
+        block_or_reply(ctx, a.keys, deadline, OnTimeout::NullArray);
     }
 }
 
@@ -892,6 +894,27 @@ mod tests {
             "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
         );
         assert_eq!(k.run("llen l"), ":3\r\n");
+    }
+
+    #[test]
+    fn blocking_forms_serve_at_once_or_wait() {
+        let mut k = Kit::new();
+        k.run("rpush a 1 2");
+        assert_eq!(k.run("blpop none a 0"), "*2\r\n$1\r\na\r\n$1\r\n1\r\n");
+        assert_eq!(k.run("blmove a b right left 0"), "$1\r\n2\r\n");
+        assert_eq!(k.run("exists a"), ":0\r\n");
+        // Where the client may not block, the reply comes at once: a null array, or a
+        // null bulk for the moves.
+        k.client.no_block = true;
+        assert_eq!(k.run("blpop a 0"), "*-1\r\n");
+        assert_eq!(k.run("blmpop 0 1 a left"), "*-1\r\n");
+        assert_eq!(k.run("blmove a b left left 0"), "$-1\r\n");
+        assert_eq!(k.run("brpoplpush a b 0"), "$-1\r\n");
+        // Otherwise the client blocks, with no reply.
+        k.client.no_block = false;
+        assert_eq!(k.run("brpop a 0"), "");
+        assert!(k.client.blocked.is_some());
+        assert_eq!(k.inst.blocking.blocked_clients(), 1);
     }
 
     #[test]
