@@ -4,11 +4,12 @@
 //! runs one command at a time and waits for its reply).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use miniredis_tests::{
     raw::RawClient, show, start_subject, subject::test_config, RedisServer, Reply,
 };
+use resp::Frame;
 
 /// One step of a scenario.
 enum Step {
@@ -20,7 +21,9 @@ enum Step {
     Read(usize),
     /// Check that `conn` has no reply yet (within 100 ms): it is still blocked.
     Quiet(usize),
-    Sleep(u64),
+    /// Wait (up to 5 s) until the server reports this many blocked clients, so a push
+    /// that follows finds its waiters registered however slow the machine is.
+    Blocked(usize),
 }
 
 use Step::*;
@@ -69,7 +72,21 @@ fn run(addr: SocketAddr, steps: &[Step]) -> Vec<String> {
                 conns[i].set_read_timeout(Duration::from_secs(5));
                 log.push(format!("[{i}] quiet: {}", render(r)));
             }
-            Sleep(ms) => std::thread::sleep(Duration::from_millis(ms)),
+            Blocked(n) => {
+                let want = format!("blocked_clients:{n}\r\n");
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    let seen = match conns[0].request(&words("INFO clients")) {
+                        Reply::Frame(Frame::Bulk(b)) => String::from_utf8_lossy(&b).contains(&want),
+                        _ => false,
+                    };
+                    if seen || Instant::now() > deadline {
+                        log.push(format!("blocked {n}: {seen}"));
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
     }
     log
@@ -94,9 +111,9 @@ fn pushes_wake_blocked_pops_in_arrival_order() {
         "fifo",
         &[
             Send(1, "BLPOP k 5"),
-            Sleep(50),
+            Blocked(1),
             Send(2, "BRPOP other k 5"),
-            Sleep(50),
+            Blocked(2),
             Quiet(1),
             Call(0, "RPUSH k a b c"),
             Read(1),
@@ -106,7 +123,7 @@ fn pushes_wake_blocked_pops_in_arrival_order() {
             Call(0, "LLEN k"),
             // Pushing to a key nobody waits on leaves the others blocked.
             Send(1, "BLPOP k2 k3 5"),
-            Sleep(50),
+            Blocked(1),
             Call(0, "RPUSH k4 v"),
             Quiet(1),
             Call(0, "LPUSH k3 1 2"),
@@ -122,7 +139,7 @@ fn the_last_element_deletes_the_key() {
         "delete",
         &[
             Send(1, "BLPOP k 5"),
-            Sleep(50),
+            Blocked(1),
             Call(0, "RPUSH k only"),
             Read(1),
             Call(0, "EXISTS k"),
@@ -136,11 +153,11 @@ fn blmove_and_brpoplpush_chain() {
         "chain",
         &[
             Send(1, "BLMOVE src mid LEFT RIGHT 5"),
-            Sleep(50),
+            Blocked(1),
             Send(2, "BRPOPLPUSH mid dst 5"),
-            Sleep(50),
+            Blocked(2),
             Send(3, "BLPOP dst 5"),
-            Sleep(50),
+            Blocked(3),
             Call(0, "RPUSH src v1 v2"),
             Read(1),
             Read(2),
@@ -157,12 +174,12 @@ fn blmpop_takes_count_elements_from_the_key_that_got_them() {
         "blmpop",
         &[
             Send(1, "BLMPOP 5 2 a b RIGHT COUNT 2"),
-            Sleep(50),
+            Blocked(1),
             Call(0, "RPUSH b 1 2 3"),
             Read(1),
             Call(0, "LRANGE b 0 -1"),
             Send(1, "BLMPOP 5 1 c LEFT"),
-            Sleep(50),
+            Blocked(1),
             Call(0, "RPUSH c x y"),
             Read(1),
         ],
@@ -182,14 +199,14 @@ fn timeouts_and_other_types() {
             Read(1),
             // A string written to the key does not serve the list waiter.
             Send(1, "BLPOP w 0.3"),
-            Sleep(50),
+            Blocked(1),
             Call(0, "SET w str"),
             Quiet(1),
             Read(1),
             // BLMOVE blocked while its destination turns into a string: the element
             // comes back to the source and the waiter gets WRONGTYPE.
             Send(1, "BLMOVE s2 d2 LEFT LEFT 5"),
-            Sleep(50),
+            Blocked(1),
             Call(0, "SET d2 str"),
             Call(0, "RPUSH s2 e"),
             Read(1),
