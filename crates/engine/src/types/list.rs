@@ -111,9 +111,9 @@ fn read_back(buf: &[u8], end: usize) -> (usize, usize, usize) {
 #[derive(Clone)]
 struct Node {
     buf: Box<[u8]>,
-    head: u32,
-    tail: u32,
-    count: u32,
+    head: usize,
+    tail: usize,
+    count: usize,
     /// The virtual position of the node's first element (see the module documentation).
     vstart: i64,
 }
@@ -138,7 +138,7 @@ impl Node {
 
     #[inline]
     fn used(&self) -> usize {
-        (self.tail - self.head) as usize
+        self.tail - self.head
     }
 
     #[inline]
@@ -149,19 +149,19 @@ impl Node {
     /// Whether one more element of `need` encoded bytes may join this node.
     #[inline]
     fn fits(&self, need: usize) -> bool {
-        (self.count as usize) < NODE_ENTRIES && self.used() + need <= NODE_BYTES
+        self.count < NODE_ENTRIES && self.used() + need <= NODE_BYTES
     }
 
     /// Whether the node holds more than a node should (several elements only: one huge
     /// element is a node of its own).
     fn oversized(&self) -> bool {
-        self.count > 1 && (self.count as usize > NODE_ENTRIES || self.used() > NODE_BYTES)
+        self.count > 1 && (self.count > NODE_ENTRIES || self.used() > NODE_BYTES)
     }
 
     /// Makes `need` free bytes available on `side`, moving or reallocating the used
     /// region; `bufs` tracks the heap bytes of every node buffer.
     fn make_room(&mut self, need: usize, side: Side, bufs: &mut usize) {
-        let (head, tail, used) = (self.head as usize, self.tail as usize, self.used());
+        let (head, tail, used) = (self.head, self.tail, self.used());
         let free = match side {
             Side::Front => head,
             Side::Back => self.cap() - tail,
@@ -178,8 +178,8 @@ impl Node {
                 Side::Back => 0,
             };
             self.buf.copy_within(head..tail, to);
-            self.head = to as u32;
-            self.tail = (to + used) as u32;
+            self.head = to;
+            self.tail = to + used;
             return;
         }
         let want = total.max((used * 2).min(NODE_BYTES));
@@ -192,8 +192,8 @@ impl Node {
         nb[to..to + used].copy_from_slice(&self.buf[head..tail]);
         *bufs = *bufs - self.cap() + cap;
         self.buf = nb;
-        self.head = to as u32;
-        self.tail = (to + used) as u32;
+        self.head = to;
+        self.tail = to + used;
     }
 
     /// Reallocates the buffer to fit the elements when it has much more room.
@@ -203,45 +203,45 @@ impl Node {
         if cap >= self.cap() {
             return;
         }
-        let nb: Box<[u8]> = self.buf[self.head as usize..self.tail as usize].into();
+        let nb: Box<[u8]> = self.buf[self.head..self.tail].into();
         let mut nb = nb.into_vec();
         nb.resize(cap, 0);
         *bufs = *bufs - self.cap() + cap;
         self.buf = nb.into_boxed_slice();
         self.head = 0;
-        self.tail = used as u32;
+        self.tail = used;
     }
 
     fn push_back(&mut self, v: &[u8], bufs: &mut usize) {
         let need = entry_size(v.len());
         self.make_room(need, Side::Back, bufs);
-        let t = self.tail as usize;
+        let t = self.tail;
         write_entry(&mut self.buf[t..t + need], v);
-        self.tail += need as u32;
+        self.tail += need;
         self.count += 1;
     }
 
     fn push_front(&mut self, v: &[u8], bufs: &mut usize) {
         let need = entry_size(v.len());
         self.make_room(need, Side::Front, bufs);
-        let h = self.head as usize - need;
+        let h = self.head - need;
         write_entry(&mut self.buf[h..h + need], v);
-        self.head = h as u32;
+        self.head = h;
         self.count += 1;
     }
 
     /// The byte offset of element `k` (walking from the nearer end).
     fn offset_of(&self, k: usize) -> usize {
-        let count = self.count as usize;
+        let count = self.count;
         debug_assert!(k < count);
         if k <= count / 2 {
-            let mut p = self.head as usize;
+            let mut p = self.head;
             for _ in 0..k {
                 p = read_fwd(&self.buf, p).2;
             }
             p
         } else {
-            let mut p = self.tail as usize;
+            let mut p = self.tail;
             for _ in 0..count - k {
                 p = read_back(&self.buf, p).0;
             }
@@ -251,14 +251,14 @@ impl Node {
 
     /// Replaces `buf[start..end]` (`removed` whole elements, 0 or 1) with the encoded
     /// element `enc`.
-    fn splice(&mut self, start: usize, end: usize, enc: &[u8], removed: u32, bufs: &mut usize) {
+    fn splice(&mut self, start: usize, end: usize, enc: &[u8], removed: usize, bufs: &mut usize) {
         let (old, new) = (end - start, enc.len());
         if new > old {
             let grow = new - old;
-            if self.cap() - (self.tail as usize) < grow {
+            if self.cap() - self.tail < grow {
                 // Rebuild with the elements at offset 0 and exactly the room needed (a
                 // change in the middle is not a growth pattern worth slack).
-                let (head, tail) = (self.head as usize, self.tail as usize);
+                let (head, tail) = (self.head, self.tail);
                 let used = tail - head;
                 let cap = alloc_size(used + grow).max(self.cap());
                 let mut nb = vec![0u8; cap].into_boxed_slice();
@@ -268,22 +268,22 @@ impl Node {
                 *bufs = *bufs - self.cap() + cap;
                 self.buf = nb;
                 self.head = 0;
-                self.tail = (used - old + new) as u32;
+                self.tail = used - old + new;
                 self.count = self.count - removed + 1;
                 return;
             }
         }
-        let tail = self.tail as usize;
+        let tail = self.tail;
         self.buf.copy_within(end..tail, start + new);
         self.buf[start..start + new].copy_from_slice(enc);
-        self.tail = (tail - old + new) as u32;
+        self.tail = tail - old + new;
         self.count = self.count - removed + 1;
     }
 
     /// Splits off the elements from `k` on into a new node.
     fn split_off(&mut self, k: usize, bufs: &mut usize) -> Node {
         let at = self.offset_of(k);
-        let part = &self.buf[at..self.tail as usize];
+        let part = &self.buf[at..self.tail];
         let cap = alloc_size(part.len());
         let mut nb = vec![0u8; cap].into_boxed_slice();
         nb[..part.len()].copy_from_slice(part);
@@ -291,12 +291,12 @@ impl Node {
         let other = Node {
             buf: nb,
             head: 0,
-            tail: part.len() as u32,
-            count: self.count - k as u32,
+            tail: part.len(),
+            count: self.count - k,
             vstart: self.vstart + k as i64,
         };
-        self.tail = at as u32;
-        self.count = k as u32;
+        self.tail = at;
+        self.count = k;
         self.shrink(bufs);
         other
     }
@@ -305,9 +305,9 @@ impl Node {
     fn append(&mut self, other: Node, bufs: &mut usize) {
         let used = other.used();
         self.make_room(used, Side::Back, bufs);
-        let t = self.tail as usize;
-        self.buf[t..t + used].copy_from_slice(&other.buf[other.head as usize..other.tail as usize]);
-        self.tail += used as u32;
+        let t = self.tail;
+        self.buf[t..t + used].copy_from_slice(&other.buf[other.head..other.tail]);
+        self.tail += used;
         self.count += other.count;
         *bufs -= other.cap();
     }
@@ -389,9 +389,9 @@ impl List {
     /// Removes the head element, handing its bytes to `f`.
     pub fn pop_front_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let n = self.nodes.front_mut()?;
-        let (ds, de, next) = read_fwd(&n.buf, n.head as usize);
+        let (ds, de, next) = read_fwd(&n.buf, n.head);
         let r = f(&n.buf[ds..de]);
-        n.head = next as u32;
+        n.head = next;
         n.count -= 1;
         n.vstart += 1;
         self.base += 1;
@@ -405,9 +405,9 @@ impl List {
     /// Removes the tail element, handing its bytes to `f`.
     pub fn pop_back_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let n = self.nodes.back_mut()?;
-        let (start, ds, de) = read_back(&n.buf, n.tail as usize);
+        let (start, ds, de) = read_back(&n.buf, n.tail);
         let r = f(&n.buf[ds..de]);
-        n.tail = start as u32;
+        n.tail = start;
         n.count -= 1;
         self.len -= 1;
         if n.count == 0 {
@@ -511,7 +511,7 @@ impl List {
         if !self.nodes[k].oversized() {
             return;
         }
-        let half = self.nodes[k].count as usize / 2;
+        let half = self.nodes[k].count / 2;
         let other = self.nodes[k].split_off(half, &mut self.bufs);
         self.nodes.insert(k + 1, other);
         self.fix(k + 1);
@@ -535,8 +535,8 @@ impl List {
             let n = &self.nodes[k];
             // Matches in this node, in list order.
             let mut hits: Vec<(usize, usize)> = Vec::new();
-            let mut p = n.head as usize;
-            while p < n.tail as usize {
+            let mut p = n.head;
+            while p < n.tail {
                 let (ds, de, next) = read_fwd(&n.buf, p);
                 if &n.buf[ds..de] == v {
                     hits.push((p, next));
@@ -561,11 +561,11 @@ impl List {
                 w += s - r;
                 r = e;
             }
-            let tail = n.tail as usize;
+            let tail = n.tail;
             n.buf.copy_within(r..tail, w);
             w += tail - r;
-            n.tail = w as u32;
-            n.count -= take as u32;
+            n.tail = w;
+            n.count -= take;
             budget -= take;
             removed += take;
         }
@@ -587,9 +587,7 @@ impl List {
                 continue;
             }
             if let Some(last) = out.back_mut() {
-                if last.count + n.count <= NODE_ENTRIES as u32
-                    && last.used() + n.used() <= NODE_BYTES
-                {
+                if last.count + n.count <= NODE_ENTRIES && last.used() + n.used() <= NODE_BYTES {
                     last.append(n, &mut self.bufs);
                     continue;
                 }
@@ -619,14 +617,14 @@ impl List {
             let Some(node) = self.nodes.front_mut() else {
                 break;
             };
-            if node.count as usize <= n {
-                n -= node.count as usize;
+            if node.count <= n {
+                n -= node.count;
                 self.drop_node(0);
                 continue;
             }
             let at = node.offset_of(n);
-            node.head = at as u32;
-            node.count -= n as u32;
+            node.head = at;
+            node.count -= n;
             node.vstart = self.base;
             if node.cap() > 2 * node.used() + 64 {
                 node.shrink(&mut self.bufs);
@@ -643,15 +641,15 @@ impl List {
             let Some(node) = self.nodes.back_mut() else {
                 break;
             };
-            if node.count as usize <= n {
-                n -= node.count as usize;
+            if node.count <= n {
+                n -= node.count;
                 self.drop_node(self.nodes.len() - 1);
                 continue;
             }
-            let keep = node.count as usize - n;
+            let keep = node.count - n;
             let at = node.offset_of(keep);
-            node.tail = at as u32;
-            node.count = keep as u32;
+            node.tail = at;
+            node.count = keep;
             if node.cap() > 2 * node.used() + 64 {
                 node.shrink(&mut self.bufs);
             }
@@ -740,10 +738,10 @@ impl<'a> Iterator for Iter<'a> {
             return None;
         }
         let mut n = &self.list.nodes[self.node];
-        if self.pos >= n.tail as usize {
+        if self.pos >= n.tail {
             self.node += 1;
             n = &self.list.nodes[self.node];
-            self.pos = n.head as usize;
+            self.pos = n.head;
         }
         let (ds, de, next) = read_fwd(&n.buf, self.pos);
         self.pos = next;
@@ -776,10 +774,10 @@ impl<'a> Iterator for RevIter<'a> {
             return None;
         }
         let mut n = &self.list.nodes[self.node];
-        if self.end <= n.head as usize {
+        if self.end <= n.head {
             self.node -= 1;
             n = &self.list.nodes[self.node];
-            self.end = n.tail as usize;
+            self.end = n.tail;
         }
         let (start, ds, de) = read_back(&n.buf, self.end);
         self.end = start;
@@ -822,15 +820,15 @@ mod tests {
             assert!(n.count > 0, "empty node left in the list");
             assert!(!n.oversized(), "node over the limits");
             assert_eq!(alloc_size(n.cap()), n.cap(), "buffer not a size class");
-            let mut p = n.head as usize;
+            let mut p = n.head;
             let mut c = 0;
-            while p < n.tail as usize {
+            while p < n.tail {
                 p = read_fwd(&n.buf, p).2;
                 c += 1;
             }
-            assert_eq!(p, n.tail as usize);
+            assert_eq!(p, n.tail);
             assert_eq!(c, n.count);
-            count += n.count as usize;
+            count += n.count;
             bufs += n.cap();
         }
         assert_eq!(count, l.len);
