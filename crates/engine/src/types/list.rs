@@ -203,11 +203,10 @@ impl Node {
         if cap >= self.cap() {
             return;
         }
-        let nb: Box<[u8]> = self.buf[self.head..self.tail].into();
-        let mut nb = nb.into_vec();
-        nb.resize(cap, 0);
+        let mut nb = vec![0u8; cap].into_boxed_slice();
+        nb[..used].copy_from_slice(&self.buf[self.head..self.tail]);
         *bufs = *bufs - self.cap() + cap;
-        self.buf = nb.into_boxed_slice();
+        self.buf = nb;
         self.head = 0;
         self.tail = used;
     }
