@@ -187,6 +187,48 @@ fn blmpop_takes_count_elements_from_the_key_that_got_them() {
 }
 
 #[test]
+fn a_key_turned_string_is_skipped_when_another_key_serves() {
+    compare(
+        "skip",
+        &[
+            Send(1, "BLPOP a b 5"),
+            Blocked(1),
+            Call(0, "SET a x"),
+            Quiet(1),
+            Call(0, "RPUSH b v"),
+            Read(1),
+            Send(1, "BLMPOP 5 2 c d LEFT COUNT 2"),
+            Blocked(1),
+            Call(0, "SET c x"),
+            Call(0, "RPUSH d 1 2 3"),
+            Read(1),
+            // Blocking again now fails at once on the string met first.
+            Call(1, "BLPOP a b 0.01"),
+        ],
+    );
+}
+
+#[test]
+fn a_list_renamed_or_copied_into_place_serves() {
+    compare(
+        "rename",
+        &[
+            Send(1, "BLPOP k 5"),
+            Blocked(1),
+            Call(0, "RPUSH tmp v w"),
+            Call(0, "RENAME tmp k"),
+            Read(1),
+            Call(0, "LRANGE k 0 -1"),
+            Send(1, "BRPOP k2 5"),
+            Blocked(1),
+            Call(0, "COPY k k2"),
+            Read(1),
+            Call(0, "LRANGE k2 0 -1"),
+        ],
+    );
+}
+
+#[test]
 fn timeouts_and_other_types() {
     compare(
         "timeouts",

@@ -285,14 +285,20 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End, name: &str) {
 /// Pops from the first non-empty list among `keys` (BLPOP/BRPOP with `count` None:
 /// `[key, element]`; LMPOP/BLMPOP with a count: `[key, [elements]]`). Returns whether
 /// it replied (served, or WRONGTYPE on a key met before any non-empty list).
+///
+/// A blocked command re-run after a push skips keys of another type instead: Redis
+/// serves a blocked client from the list that became ready without looking at its
+/// other keys again.
 fn mpop_core(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: End, count: Option<usize>) -> bool {
     let (db, now) = (ctx.db(), ctx.now_ms);
+    let rerun = ctx.client.serving_blocked;
     for &key in keys {
         let step = match ctx.ks.get_for_write(db, key, now) {
             None => continue,
             Some(mut e) => {
                 e.touch(&ctx.access);
                 match list_of_mut(&mut e.value) {
+                    None if rerun => continue,
                     None => Step::WrongType,
                     Some(l) if l.is_empty() => continue,
                     Some(l) => {
