@@ -164,6 +164,24 @@ fn blmove_and_brpoplpush_chain() {
             Read(3),
             Call(0, "LRANGE src 0 -1"),
             Call(0, "EXISTS mid dst"),
+            // A rotation within one list, woken by its own key.
+            Send(1, "BLMOVE rot rot LEFT RIGHT 5"),
+            Blocked(1),
+            Call(0, "RPUSH rot a"),
+            Read(1),
+            Call(0, "LRANGE rot 0 -1"),
+            // Two waiters, one element: the second keeps waiting for the next push.
+            Send(1, "BRPOPLPUSH one two 5"),
+            Blocked(1),
+            Send(2, "BRPOPLPUSH one three 5"),
+            Blocked(2),
+            Call(0, "LPUSH one x"),
+            Read(1),
+            Quiet(2),
+            Call(0, "LPUSH one y"),
+            Read(2),
+            Call(0, "LRANGE two 0 -1"),
+            Call(0, "LRANGE three 0 -1"),
         ],
     );
 }
