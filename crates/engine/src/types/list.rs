@@ -499,8 +499,17 @@ impl List {
         let at = n.offset_of(j);
         n.splice(at, at, &enc, 0, &mut self.bufs);
         self.len += 1;
-        for n in self.nodes.range_mut(k + 1..) {
-            n.vstart += 1;
+        // Renumber the shorter side: the nodes after `k` move up one, or `k` and the
+        // nodes before it (with the head) move down one.
+        if k >= self.nodes.len() / 2 {
+            for n in self.nodes.range_mut(k + 1..) {
+                n.vstart += 1;
+            }
+        } else {
+            for n in self.nodes.range_mut(..=k) {
+                n.vstart -= 1;
+            }
+            self.base -= 1;
         }
         self.fix(k);
     }
