@@ -105,6 +105,10 @@ cases!(
     bitmaps_random,
     hll_basic,
     hll_dense,
+    lists,
+    lists_errors,
+    lists_types,
+    lists_blocking,
 );
 
 fn cases_dir() -> PathBuf {

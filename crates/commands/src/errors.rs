@@ -200,3 +200,14 @@ pub fn pfdebug_unknown(sub: &[u8]) -> String {
 pub fn pfselftest_failed(what: &str) -> String {
     format!("ERR {what}")
 }
+
+// ---- lists ----
+/// LPOP/RPOP count (Redis's getPositiveLongFromObjectOrReply without a message of its
+/// own: a non-integer gets it too).
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// LMPOP/BLMPOP (and ZMPOP/BZMPOP) numkeys and COUNT.
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";

@@ -9,6 +9,7 @@ pub mod command;
 pub mod connection;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 pub mod util;
@@ -23,6 +24,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(connection::handlers());
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
+    v.extend(lists::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());
     v
