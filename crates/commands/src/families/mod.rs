@@ -8,6 +8,7 @@ pub mod command;
 pub mod connection;
 pub mod keys;
 pub mod server;
+pub mod streams;
 pub mod strings;
 pub mod util;
 
@@ -21,5 +22,6 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(keys::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());
+    v.extend(streams::handlers());
     v
 }
