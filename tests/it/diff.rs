@@ -98,6 +98,11 @@ cases!(
     server_command,
     resp3,
     pending_types,
+    streams_basic,
+    streams_trim,
+    streams_groups,
+    streams_claim,
+    streams_read,
 );
 
 fn cases_dir() -> PathBuf {

@@ -199,10 +199,8 @@ pub const STREAM_SETID_TOO_SMALL: &str =
 pub const STREAM_SETID_ENTRIES_ADDED_SMALL: &str =
     "ERR The entries_added specified in XSETID is smaller than the target stream length";
 pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
-pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
-pub const STREAM_UNBALANCED_XREAD: &str =
-    "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.";
-pub const STREAM_UNBALANCED_XREADGROUP: &str = "ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.";
+pub const STREAM_UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 pub const STREAM_GROUP_ONLY_XREADGROUP: &str =
     "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
 pub const STREAM_NOACK_ONLY_XREADGROUP: &str =

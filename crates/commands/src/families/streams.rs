@@ -546,9 +546,6 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             return Err(errors::NO_SUCH_KEY.into());
         };
         let s = stream_of_mut(&mut e.value)?;
-        if id < s.max_deleted_id() {
-            return Err(errors::STREAM_SETID_BELOW_MAXDEL.into());
-        }
         if !s.is_empty() {
             if id < s.last_valid_id() {
                 return Err(errors::STREAM_SETID_TOO_SMALL.into());
@@ -556,6 +553,9 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             if entries_added != -1 && s.len() as u64 > entries_added as u64 {
                 return Err(errors::STREAM_SETID_ENTRIES_ADDED_SMALL.into());
             }
+        }
+        if id < s.max_deleted_id() {
+            return Err(errors::STREAM_SETID_BELOW_MAXDEL.into());
         }
         s.set_last_id(id);
         if entries_added != -1 {
@@ -607,9 +607,7 @@ fn parse_read_args<'a>(
             if t < 0 {
                 return Err(errors::TIMEOUT_NEG.into());
             }
-            if t > 0 && t > i64::MAX - now_ms as i64 {
-                return Err(errors::TIMEOUT_OUT_OF_RANGE.into());
-            }
+            let _ = now_ms;
             r.block_ms = Some(t);
         } else if eq_ic(o, b"count") && more > 0 {
             i += 1;
@@ -618,12 +616,7 @@ fn parse_read_args<'a>(
             streams_at = i + 1;
             let n = argv.len() - streams_at;
             if n % 2 != 0 {
-                return Err(if xreadgroup {
-                    errors::STREAM_UNBALANCED_XREADGROUP
-                } else {
-                    errors::STREAM_UNBALANCED_XREAD
-                }
-                .into());
+                return Err(errors::STREAM_UNBALANCED.into());
             }
             r.keys = &argv[streams_at..streams_at + n / 2];
             r.id_args = &argv[streams_at + n / 2..];
@@ -707,7 +700,6 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                     let Some((view, mut g)) = s.with_group(group) else {
                         continue;
                     };
-                    g.touch_consumer(consumer, now);
                     let gt = ids[i];
                     let history = gt != StreamId::MAX;
                     let start = if history {
@@ -720,6 +712,7 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                     let Some(start) = start else {
                         continue;
                     };
+                    g.touch_consumer(consumer, now);
                     served += 1;
                     if !resp3 {
                         body.array(2);
@@ -1410,7 +1403,7 @@ fn xinfo(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 reply_lag(out, s, g);
             }
         } else if eq_ic(sub, b"stream") {
-            xinfo_stream(out, s, &argv[3..])?;
+            xinfo_stream(out, s, argv)?;
         } else {
             return Err(subcommand_syntax(argv).into());
         }
@@ -1433,17 +1426,18 @@ fn reply_lag(out: &mut ReplyWriter, s: &Stream, g: &Group) {
     }
 }
 
-fn xinfo_stream(out: &mut ReplyWriter, s: &Stream, args: &[&[u8]]) -> Res {
+fn xinfo_stream(out: &mut ReplyWriter, s: &Stream, argv: &[&[u8]]) -> Res {
+    let args = &argv[3..];
     let mut full = false;
     let mut count: i64 = 10;
     if !args.is_empty() {
         if !eq_ic(args[0], b"full") {
-            return Err(errors::SYNTAX.into());
+            return Err(subcommand_syntax(argv).into());
         }
         full = true;
         if args.len() > 1 {
             if args.len() != 3 || !eq_ic(args[1], b"count") {
-                return Err(errors::SYNTAX.into());
+                return Err(subcommand_syntax(argv).into());
             }
             count = parse_ll(args[2])?;
             if count < 0 {
