@@ -50,6 +50,9 @@ pub const GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are n
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 pub const TIMEOUT_NEG: &str = "ERR timeout is negative";
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const CLIENT_NAME_SPACES: &str =
     "ERR Client names cannot contain spaces, newlines or special characters.";
