@@ -8,3 +8,4 @@ mod eviction;
 mod lifecycle;
 mod rdb;
 mod robust;
+mod streams_block;

@@ -201,7 +201,6 @@ pub const STREAM_SETID_TOO_SMALL: &str =
     "ERR The ID specified in XSETID is smaller than the target stream top item";
 pub const STREAM_SETID_ENTRIES_ADDED_SMALL: &str =
     "ERR The entries_added specified in XSETID is smaller than the target stream length";
-pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
 pub const STREAM_UNBALANCED: &str =
     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 pub const STREAM_GROUP_ONLY_XREADGROUP: &str =

@@ -14,6 +14,7 @@ use engine::Value;
 use resp::ReplyWriter;
 
 use super::util::{eq_ic, new_entry, parse_i64, touches};
+use crate::blocking::{self, Block, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::spec::Handler;
@@ -575,7 +576,8 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 
 /// What XREAD/XREADGROUP was asked.
 struct ReadArgs<'a> {
-    block_ms: Option<i64>,
+    /// BLOCK's deadline (`Some(None)`: block forever).
+    block: Option<Option<u64>>,
     count: usize,
     noack: bool,
     group: Option<(&'a [u8], &'a [u8])>,
@@ -589,7 +591,7 @@ fn parse_read_args<'a>(
     now_ms: u64,
 ) -> Result<ReadArgs<'a>, Cow<'static, str>> {
     let mut r = ReadArgs {
-        block_ms: None,
+        block: None,
         count: 0,
         noack: false,
         group: None,
@@ -603,12 +605,7 @@ fn parse_read_args<'a>(
         let o = argv[i];
         if eq_ic(o, b"block") && more > 0 {
             i += 1;
-            let t = parse_ll_msg(argv[i], errors::TIMEOUT_NOT_INTEGER)?;
-            if t < 0 {
-                return Err(errors::TIMEOUT_NEG.into());
-            }
-            let _ = now_ms;
-            r.block_ms = Some(t);
+            r.block = Some(blocking::timeout_ms(argv[i], now_ms)?);
         } else if eq_ic(o, b"count") && more > 0 {
             i += 1;
             r.count = parse_ll(argv[i])?.max(0) as usize;
@@ -754,8 +751,34 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             ctx.out.raw(body.as_bytes());
             return Ok(());
         }
-        // Nothing to serve now.
-        ctx.out.null_array();
+        // Nothing to serve now: block if asked (and allowed), else reply as a timeout.
+        match r.block {
+            Some(deadline) if ctx.may_block() => {
+                // `$` means "after the last entry at the time of the call": the re-runs
+                // must keep meaning that ID, not the last one at their time.
+                let argv_rewritten = r.id_args.iter().any(|a| *a == b"$").then(|| {
+                    let first_id = argv.len() - r.id_args.len();
+                    argv.iter()
+                        .enumerate()
+                        .map(|(j, a)| {
+                            if j >= first_id && *a == b"$" {
+                                ids[j - first_id].to_bytes()
+                            } else {
+                                a.to_vec()
+                            }
+                        })
+                        .collect()
+                });
+                ctx.block(Block {
+                    keys: r.keys,
+                    deadline,
+                    on_timeout: OnTimeout::NullArray,
+                    kind: "stream",
+                    argv: argv_rewritten,
+                });
+            }
+            _ => ctx.out.null_array(),
+        }
         Ok(())
     });
 }
@@ -872,7 +895,7 @@ fn xgroup(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             }
             None => false,
         };
-        if !exists && !(is(b"create") && mkstream) {
+        if !(exists || (is(b"create") && mkstream)) {
             return Err(errors::STREAM_XGROUP_NEEDS_KEY.into());
         }
         let has_group = match &entry {

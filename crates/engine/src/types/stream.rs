@@ -1214,7 +1214,7 @@ mod tests {
                             model.remove(&k);
                         }
                         if !approx {
-                            prop_assert!(model.keys().next().map_or(true, |k| *k >= min));
+                            prop_assert!(model.keys().next().is_none_or(|k| *k >= min));
                         }
                     }
                     Op::Deliver(k, c) => {
