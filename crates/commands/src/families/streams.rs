@@ -1583,3 +1583,241 @@ fn xinfo_help(ctx: &mut Ctx<'_, '_>, _argv: &[&[u8]]) {
         ctx.out.simple(l);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::families::util::testkit::Kit;
+
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    /// The stream at `key`, for checks on its internals.
+    fn with_stream<R>(k: &Kit, key: &str, f: impl FnOnce(&Stream) -> R) -> R {
+        let mut l = k.inst.ks.lock_all();
+        let e = l.get(0, key.as_bytes(), k.now_ms()).expect("key exists");
+        match &e.value {
+            Value::Stream(s) => f(s),
+            _ => panic!("{key} is not a stream"),
+        }
+    }
+
+    #[test]
+    fn ids_parse_as_redis_reads_them() {
+        let p = |s: &str| parse_id(s.as_bytes(), 0).ok().map(|i| i.to_string());
+        assert_eq!(p("5"), Some("5-0".into()));
+        assert_eq!(p("5-7"), Some("5-7".into()));
+        assert_eq!(p("-"), Some("0-0".into()));
+        assert_eq!(p("+"), Some(StreamId::MAX.to_string()));
+        // strtoull's leniency: a plus sign, leading zeros and white space.
+        assert_eq!(p("+5"), Some("5-0".into()));
+        assert_eq!(p("007-1"), Some("7-1".into()));
+        assert_eq!(p(" 9"), Some("9-0".into()));
+        assert_eq!(
+            p("18446744073709551615-1"),
+            Some("18446744073709551615-1".into())
+        );
+        assert_eq!(p("18446744073709551616"), None);
+        assert_eq!(p("-1"), None);
+        assert_eq!(p("1-"), None);
+        assert_eq!(p("1-2-3"), None);
+        assert_eq!(p(""), None);
+        assert_eq!(p("5-*"), None);
+        assert!(parse_strict_id(b"-").is_err());
+        assert!(parse_strict_id(b"+").is_err());
+        let auto = parse_id_full(b"5-*", 0, true, true).expect("ms-* parses for XADD");
+        assert_eq!((auto.id, auto.seq_given), (StreamId::new(5, 0), false));
+        assert_eq!(
+            parse_range_end(b"(5").ok(),
+            Some(StreamId::new(5, u64::MAX - 1))
+        );
+        assert_eq!(
+            parse_range_end(b"(5-0").ok(),
+            Some(StreamId::new(4, u64::MAX))
+        );
+        assert_eq!(parse_range_start(b"(5-1").ok(), Some(StreamId::new(5, 2)));
+        assert!(parse_range_start(b"(18446744073709551615-18446744073709551615").is_err());
+        assert!(parse_range_end(b"(0-0").is_err());
+        // An argument is read up to a NUL byte, as C does.
+        assert_eq!(parse_id(b"7\x00junk", 0).ok(), Some(StreamId::new(7, 0)));
+    }
+
+    #[test]
+    fn xadd_auto_ids_follow_the_clock_and_never_go_back() {
+        let mut k = Kit::new();
+        let r = k.run("xadd s * a 1");
+        let id = r.lines().nth(1).expect("an id").to_string();
+        let (ms, seq) = id.split_once('-').expect("ms-seq");
+        let ms: u64 = ms.parse().expect("ms");
+        assert!(ms.abs_diff(k.now_ms()) < 5_000, "{id}");
+        assert_eq!(seq, "0");
+        // A last ID in the future: auto IDs continue from it.
+        let future = ms + 1_000_000;
+        assert_eq!(
+            k.run(&format!("xadd s {future}-5 a 2")),
+            bulk(&format!("{future}-5"))
+        );
+        assert_eq!(k.run("xadd s * a 3"), bulk(&format!("{future}-6")));
+        assert_eq!(
+            k.run(&format!("xadd s {future}-* a 4")),
+            bulk(&format!("{future}-7"))
+        );
+        assert_eq!(k.run("xlen s"), ":4\r\n");
+        k.inst.ks.check_accounting();
+    }
+
+    #[test]
+    fn delivery_counts_and_owners() {
+        let mut k = Kit::new();
+        for i in 1..=3 {
+            k.run(&format!("xadd s {i}-0 f v"));
+        }
+        assert_eq!(k.run("xgroup create s g 0"), "+OK\r\n");
+        k.run("xreadgroup group g alice streams s >");
+        let pel = |k: &Kit| {
+            with_stream(k, "s", |s| {
+                let g = s.group(b"g").expect("group");
+                g.pel()
+                    .iter()
+                    .map(|(id, p)| {
+                        (
+                            id.to_string(),
+                            String::from_utf8_lossy(&p.consumer).into_owned(),
+                            p.delivery_count,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let row = |id: &str, c: &str, n: u64| (id.to_string(), c.to_string(), n);
+        assert_eq!(
+            pel(&k),
+            vec![
+                row("1-0", "alice", 1),
+                row("2-0", "alice", 1),
+                row("3-0", "alice", 1)
+            ]
+        );
+        // Reading the history counts as a delivery.
+        k.run("xreadgroup group g alice count 1 streams s 0");
+        assert_eq!(pel(&k)[0], row("1-0", "alice", 2));
+        // XCLAIM moves the entry and counts a delivery; JUSTID does not; RETRYCOUNT sets.
+        k.run("xclaim s g bob 0 1-0");
+        k.run("xclaim s g bob 0 2-0 justid");
+        k.run("xclaim s g bob 0 3-0 retrycount 9");
+        assert_eq!(
+            pel(&k),
+            vec![
+                row("1-0", "bob", 3),
+                row("2-0", "bob", 1),
+                row("3-0", "bob", 9)
+            ]
+        );
+        // XREADGROUP of an entry pending elsewhere (after SETID) takes it over with a
+        // count of 1.
+        k.run("xgroup setid s g 0");
+        k.run("xreadgroup group g carol count 1 streams s >");
+        assert_eq!(pel(&k)[0], row("1-0", "carol", 1));
+        with_stream(&k, "s", |s| {
+            let g = s.group(b"g").expect("group");
+            let owned: Vec<usize> = g.consumers().values().map(|c| c.pending_len()).collect();
+            assert_eq!(owned, vec![0, 2, 1]);
+            assert_eq!(s.heap_bytes(), s.recount_heap());
+        });
+        // XAUTOCLAIM increments too, and JUSTID does not.
+        k.run("xautoclaim s g dave 0 0 count 1");
+        k.run("xautoclaim s g dave 0 0 count 2 justid");
+        assert_eq!(
+            pel(&k),
+            vec![
+                row("1-0", "dave", 2),
+                row("2-0", "dave", 1),
+                row("3-0", "bob", 9)
+            ]
+        );
+        k.inst.ks.check_accounting();
+    }
+
+    #[test]
+    fn xautoclaim_cursor_and_deleted_entries() {
+        let mut k = Kit::new();
+        for i in 1..=5 {
+            k.run(&format!("xadd s {i}-0 f v"));
+        }
+        k.run("xgroup create s g 0");
+        k.run("xreadgroup group g a streams s >");
+        k.run("xdel s 2-0");
+        let r = k.run("xautoclaim s g b 0 0 count 2 justid");
+        // 1-0 claimed, 2-0 deleted (counts against COUNT), next cursor 3-0.
+        assert_eq!(
+            r,
+            format!(
+                "*3\r\n{}*1\r\n{}*1\r\n{}",
+                bulk("3-0"),
+                bulk("1-0"),
+                bulk("2-0")
+            )
+        );
+        let r = k.run("xautoclaim s g b 0 3-0 justid");
+        assert_eq!(
+            r,
+            format!(
+                "*3\r\n{}*3\r\n{}{}{}*0\r\n",
+                bulk("0-0"),
+                bulk("3-0"),
+                bulk("4-0"),
+                bulk("5-0")
+            )
+        );
+    }
+
+    #[test]
+    fn streams_stay_when_emptied_and_accounting_follows() {
+        let mut k = Kit::new();
+        k.run("xadd s 1-0 f v");
+        k.run("xadd s 2-0 field value");
+        assert_eq!(k.run("xdel s 1-0 2-0"), ":2\r\n");
+        assert_eq!(k.run("exists s"), ":1\r\n");
+        assert_eq!(k.run("xlen s"), ":0\r\n");
+        let big = "x".repeat(5000);
+        for i in 3..40 {
+            k.run(&format!("xadd s {i}-0 f {big}"));
+        }
+        k.run("xgroup create s g 0");
+        k.run("xreadgroup group g c count 10 streams s >");
+        k.run("xtrim s maxlen 5");
+        k.inst.ks.check_accounting();
+        with_stream(&k, "s", |s| {
+            assert_eq!(s.heap_bytes(), s.recount_heap());
+            assert!(s.heap_bytes() > 5 * 5000);
+        });
+        assert_eq!(k.run("del s"), ":1\r\n");
+        k.inst.ks.check_accounting();
+    }
+
+    #[test]
+    fn xread_block_where_blocking_is_not_allowed() {
+        let mut k = Kit::new();
+        k.run("xadd s 7-3 f v");
+        // Inside a context that may not block (MULTI, scripts), BLOCK answers as a
+        // timeout when there is nothing to serve, and serves what there is.
+        k.client.no_block = true;
+        assert_eq!(k.run("xread block 0 streams s $"), "*-1\r\n");
+        assert!(k
+            .run("xreadgroup group g c block 0 streams s >")
+            .starts_with("-NOGROUP"));
+        k.run("xgroup create s g $");
+        assert_eq!(k.run("xreadgroup group g c block 0 streams s >"), "*-1\r\n");
+        assert_eq!(
+            k.run("xread block 0 streams s 7-2"),
+            format!(
+                "*1\r\n*2\r\n{}*1\r\n*2\r\n{}*2\r\n{}{}",
+                bulk("s"),
+                bulk("7-3"),
+                bulk("f"),
+                bulk("v")
+            )
+        );
+    }
+}
