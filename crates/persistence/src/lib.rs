@@ -11,16 +11,23 @@
 //! * [`read_rdb`] — a streaming parser that hands out [`RdbItem`]s, for tools.
 //! * [`crc64`] and [`lzf`] — the checksum and the compression the format uses.
 
+mod collections;
 pub mod crc64;
 mod error;
 pub mod format;
+pub mod intset;
+pub mod listpack;
 pub mod lzf;
 mod reader;
 mod writer;
+pub mod ziplist;
+pub mod zipmap;
 
 pub use error::PersistError;
 pub use reader::{load, load_from, read_rdb, LoadStats, RdbEntry, RdbItem, RdbSummary};
-pub use writer::{save, write_rdb, SaveStats, REDIS_VER};
+pub use writer::{save, write_rdb, write_rdb_in, Form, SaveStats, REDIS_VER};
 
+#[cfg(test)]
+mod collection_tests;
 #[cfg(test)]
 mod tests;
