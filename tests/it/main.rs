@@ -7,5 +7,6 @@ mod diff;
 mod eviction;
 mod lifecycle;
 mod rdb;
+mod rdb_streams;
 mod robust;
 mod streams_block;

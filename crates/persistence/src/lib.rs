@@ -2,8 +2,9 @@
 //! Redis: [`save`] writes a keyspace as Redis 7.0 would (RDB version 10), [`load`]
 //! reads files from Redis 2.x to 7.0 (RDB versions 1 to 10) back into one.
 //!
-//! Only string values exist in the engine so far; a file holding another type is
-//! refused with an error naming the type ([`PersistError::UnsupportedType`]).
+//! Strings, lists, hashes, sets, sorted sets and streams (with their consumer
+//! groups) are read and written; module values are refused with an error naming the
+//! type ([`PersistError::UnsupportedType`]).
 //!
 //! * [`save`] / [`write_rdb`] — a keyspace to a file (atomically and durably) or to
 //!   any writer.
@@ -19,6 +20,7 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 mod reader;
+mod stream;
 mod writer;
 pub mod ziplist;
 pub mod zipmap;

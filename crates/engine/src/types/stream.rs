@@ -727,6 +727,57 @@ impl Stream {
         true
     }
 
+    /// Adds a node as a snapshot holds it: its master ID and fields, its live entries
+    /// (in order, all above the stream's entries so far), how many deleted entries it
+    /// still holds, the ID of its last entry (live or deleted) and its size in bytes.
+    /// The node is kept as it was, so later appends and approximate trims go on as they
+    /// would in Redis. Returns false (changing nothing) when the entries are out of
+    /// order or outside the node.
+    pub fn load_node(
+        &mut self,
+        master: StreamId,
+        master_fields: &[&[u8]],
+        entries: &[(StreamId, Vec<&[u8]>)],
+        deleted: u32,
+        last: StreamId,
+        bytes: usize,
+    ) -> bool {
+        let after_nodes = self
+            .nodes
+            .last_key_value()
+            .is_none_or(|(_, n)| n.last < master);
+        let in_order = entries.windows(2).all(|w| w[0].0 < w[1].0);
+        let inside = entries.iter().all(|(id, _)| {
+            *id >= master && *id <= last && (self.is_empty() || *id > self.last_valid_id())
+        });
+        if !after_nodes || !in_order || !inside || master > last || entries.is_empty() {
+            return false;
+        }
+        let master_fields = Packed::new(master_fields.iter().copied());
+        self.heap += NODE_SLOT + master_fields.heap_bytes();
+        self.nodes.insert(
+            master,
+            Node {
+                live: entries.len() as u32,
+                deleted,
+                bytes,
+                last,
+                master_fields,
+            },
+        );
+        for (id, fields) in entries {
+            let packed = Packed::new(fields.iter().copied());
+            self.heap += ENTRY_SLOT + packed.heap_bytes();
+            self.entries.insert(*id, packed);
+            if self.entries.len() == 1 {
+                self.first_id = *id;
+            }
+        }
+        self.entries_added += entries.len() as u64;
+        self.last_id = self.last_id.max(last);
+        true
+    }
+
     /// The node holding `id`, by master ID.
     fn node_of(&self, id: StreamId) -> Option<StreamId> {
         self.nodes.range(..=id).next_back().map(|(k, _)| *k)
@@ -1140,6 +1191,31 @@ mod tests {
         assert_eq!(s.heap_bytes(), s.recount_heap());
         assert!(s.destroy_group(b"g"));
         assert_eq!(s.heap_bytes(), s.recount_heap());
+    }
+
+    #[test]
+    fn nodes_load_as_they_were() {
+        let mut s = Stream::new();
+        let e = |ms: u64| (id(ms, 0), vec![&b"f"[..], b"v"]);
+        assert!(s.load_node(id(1, 0), &[b"f"], &[e(2), e(5)], 3, id(6, 0), 200));
+        // Out of order, overlapping, or outside the node: refused, nothing changed.
+        assert!(!s.load_node(id(3, 0), &[b"f"], &[e(7)], 0, id(7, 0), 50));
+        assert!(!s.load_node(id(8, 0), &[b"f"], &[e(9), e(9)], 0, id(9, 0), 50));
+        assert!(!s.load_node(id(8, 0), &[b"f"], &[e(10)], 0, id(9, 0), 50));
+        assert!(s.load_node(id(8, 0), &[b"f"], &[e(8)], 0, id(8, 0), 50));
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.nodes().len(), 2);
+        assert_eq!(
+            s.nodes()
+                .get(&id(1, 0))
+                .map(|n| (n.live, n.deleted, n.bytes)),
+            Some((2, 3, 200))
+        );
+        assert_eq!(s.first_id(), id(2, 0));
+        assert_eq!(s.heap_bytes(), s.recount_heap());
+        // Appends go to the tail node while it has room.
+        assert!(add(&mut s, id(20, 0), &["f", "v"]));
+        assert_eq!(s.nodes().len(), 2);
     }
 
     #[derive(Debug, Clone)]
