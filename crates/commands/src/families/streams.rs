@@ -701,7 +701,7 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                     let history = gt != StreamId::MAX;
                     let start = if history {
                         Some(gt.next().unwrap_or_default())
-                    } else if !view.is_empty() && last_valid(&view) > g.last_id {
+                    } else if !view.is_empty() && view.last_valid_id() > g.last_id {
                         Some(g.last_id.next().unwrap_or_default())
                     } else {
                         None
@@ -781,13 +781,6 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         Ok(())
     });
-}
-
-fn last_valid(v: &engine::types::stream::StreamView<'_>) -> StreamId {
-    v.range(StreamId::MIN, StreamId::MAX)
-        .last()
-        .map(|(k, _)| *k)
-        .unwrap_or_default()
 }
 
 /// XREADGROUP `>`: new entries from `start`, advancing the group and adding them to
@@ -1106,18 +1099,18 @@ fn xpending(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             }
             return Ok(());
         }
-        let ids: Vec<StreamId> = match consumer {
+        let ids: Box<dyn Iterator<Item = StreamId>> = match consumer {
             Some(name) => match g.consumer(name) {
                 None => {
                     out.array(0);
                     return Ok(());
                 }
-                Some(c) => c.pel().range(start..).copied().collect_up_to(end),
+                Some(c) => Box::new(c.pel().range(start..).copied()),
             },
-            None => g.pel().range(start..).map(|(k, _)| *k).collect_up_to(end),
+            None => Box::new(g.pel().range(start..).map(|(k, _)| *k)),
         };
         let mut rows = Vec::new();
-        for id in ids {
+        for id in ids.take_while(|id| *id <= end) {
             if count == 0 {
                 break;
             }
@@ -1141,17 +1134,6 @@ fn xpending(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         Ok(())
     });
-}
-
-/// Collects IDs while they are at most `end`.
-trait CollectUpTo {
-    fn collect_up_to(self, end: StreamId) -> Vec<StreamId>;
-}
-
-impl<I: Iterator<Item = StreamId>> CollectUpTo for I {
-    fn collect_up_to(self, end: StreamId) -> Vec<StreamId> {
-        self.take_while(|id| *id <= end).collect()
-    }
 }
 
 /// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-ms]

@@ -839,8 +839,22 @@ impl Stream {
     /// (0: none) caps the entries removed. Returns how many entries were removed.
     pub fn trim(&mut self, how: Trim, approx: bool, limit: u64) -> u64 {
         let mut deleted: u64 = 0;
-        let masters: Vec<StreamId> = self.nodes.keys().copied().collect();
-        for master in masters {
+        let mut after: Option<StreamId> = None;
+        loop {
+            // The next node, found from the previous one (no walk over all nodes: XADD
+            // with MAXLEN trims on every call).
+            let next = match after {
+                None => self.nodes.keys().next(),
+                Some(a) => self
+                    .nodes
+                    .range((Bound::Excluded(a), Bound::Unbounded))
+                    .map(|(k, _)| k)
+                    .next(),
+            };
+            let Some(&master) = next else {
+                break;
+            };
+            after = Some(master);
             if let Trim::MaxLen(max) = how {
                 if self.entries.len() as u64 <= max {
                     break;
@@ -1057,6 +1071,14 @@ impl<'a> StreamView<'a> {
             None
         };
         r.into_iter().flatten()
+    }
+
+    /// The ID of the last live entry (0-0 when empty).
+    pub fn last_valid_id(&self) -> StreamId {
+        self.entries
+            .last_key_value()
+            .map(|(k, _)| *k)
+            .unwrap_or_default()
     }
 
     pub fn has_tombstones_from(&self, start: StreamId) -> bool {
