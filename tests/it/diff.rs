@@ -103,6 +103,13 @@ cases!(
     streams_groups,
     streams_claim,
     streams_read,
+    bitmaps_bits,
+    bitmaps_bitop,
+    bitmaps_bitfield,
+    bitmaps_types,
+    bitmaps_random,
+    hll_basic,
+    hll_dense,
 );
 
 fn cases_dir() -> PathBuf {

@@ -250,3 +250,32 @@ pub fn unknown_subcommand_or_arity(cmd: &[u8], sub: &[u8]) -> String {
         printable(cmd, usize::MAX).to_ascii_uppercase()
     )
 }
+
+// ---- bitmaps ----
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+pub const BITPOS_BIT: &str = "ERR The bit argument must be 1 or 0.";
+pub const BITOP_NOT_ONE_KEY: &str = "ERR BITOP NOT must be called with a single source key.";
+pub const BITFIELD_TYPE: &str =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+pub const BITFIELD_RO_GET_ONLY: &str = "ERR BITFIELD_RO only supports the GET subcommand";
+
+// ---- hyperloglog ----
+pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
+pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
+pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
+
+/// `ERR Unknown PFDEBUG subcommand '<sub>'` (the subcommand as a C string).
+pub fn pfdebug_unknown(sub: &[u8]) -> String {
+    format!(
+        "ERR Unknown PFDEBUG subcommand '{}'",
+        printable(sub, usize::MAX)
+    )
+}
+
+/// A PFSELFTEST failure (`what` starts with `TESTFAILED`).
+pub fn pfselftest_failed(what: &str) -> String {
+    format!("ERR {what}")
+}

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod errors;
 pub mod families;
+pub mod hll;
 pub mod instance;
 pub mod registry;
 pub mod spec;
