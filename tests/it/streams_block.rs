@@ -162,3 +162,20 @@ fn xreadgroup_block_serves_waiters_in_order() {
         ],
     );
 }
+
+#[test]
+fn xreadgroup_block_when_the_group_or_key_goes_away() {
+    compare(
+        "gone",
+        &[
+            Cmd(0, "XGROUP CREATE s g $ MKSTREAM"),
+            Send(1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"),
+            Quiet(1),
+            Cmd(0, "XGROUP DESTROY s g"),
+            Read(1),
+            // (Redis 7.0 also unblocks a client whose stream is deleted, with
+            // "-UNBLOCKED the stream key no longer exists"; the blocking
+            // infrastructure wakes stream waiters only while the key is a stream.)
+        ],
+    );
+}

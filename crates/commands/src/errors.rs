@@ -195,8 +195,6 @@ pub const STREAM_XADD_ZERO: &str = "ERR The ID specified in XADD must be greater
 pub const STREAM_ENTRIES_ADDED_NEGATIVE: &str = "ERR entries_added must be positive";
 pub const STREAM_SETID_BELOW_GIVEN_MAXDEL: &str =
     "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
-pub const STREAM_SETID_BELOW_MAXDEL: &str =
-    "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id";
 pub const STREAM_SETID_TOO_SMALL: &str =
     "ERR The ID specified in XSETID is smaller than the target stream top item";
 pub const STREAM_SETID_ENTRIES_ADDED_SMALL: &str =
@@ -219,6 +217,8 @@ pub const XCLAIM_BAD_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
 pub const XCLAIM_BAD_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
 pub const XAUTOCLAIM_BAD_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
 pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+pub const STREAM_BLOCKED_GROUP_GONE: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
 
 /// `NOGROUP No such key '<key>' or consumer group '<group>'` (XPENDING, XCLAIM, ...).
 pub fn stream_nogroup_key(key: &str, group: &str) -> String {

@@ -555,9 +555,7 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 return Err(errors::STREAM_SETID_ENTRIES_ADDED_SMALL.into());
             }
         }
-        if id < s.max_deleted_id() {
-            return Err(errors::STREAM_SETID_BELOW_MAXDEL.into());
-        }
+        // (Redis 7.0 does not compare the new ID with the current max deleted ID.)
         s.set_last_id(id);
         if entries_added != -1 {
             s.set_entries_added(entries_added as u64);
@@ -660,6 +658,10 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             };
             if let Some((group, _)) = r.group {
                 if s.and_then(|s| s.group(group)).is_none() {
+                    if ctx.client.serving_blocked {
+                        // A blocked XREADGROUP whose group was destroyed meanwhile.
+                        return Err(errors::STREAM_BLOCKED_GROUP_GONE.into());
+                    }
                     return Err(errors::stream_nogroup_read(
                         &errors::printable(key, usize::MAX),
                         &errors::printable(group, usize::MAX),
