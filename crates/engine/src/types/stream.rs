@@ -280,7 +280,7 @@ pub struct Node {
 
 impl Node {
     fn replace_count(&mut self, old: u32, new: u32) {
-        self.bytes = self.bytes + lp_int_size(new as i64) - lp_int_size(old as i64);
+        self.bytes = (self.bytes + lp_int_size(new as i64)).saturating_sub(lp_int_size(old as i64));
     }
 }
 
