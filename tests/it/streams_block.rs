@@ -140,9 +140,11 @@ fn xreadgroup_block_serves_waiters_in_order() {
         "group",
         &[
             Cmd(0, "XGROUP CREATE s g $ MKSTREAM"),
+            // Blocked in this order (each is blocked before the next is sent).
             Send(1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"),
-            Send(2, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s >"),
             Quiet(1),
+            Send(2, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s >"),
+            Quiet(2),
             Cmd(0, "XADD s 1-0 a 1"),
             Read(1),
             Quiet(2),
