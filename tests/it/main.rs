@@ -12,4 +12,6 @@ mod lifecycle;
 mod lists_blocking;
 mod lists_random;
 mod rdb;
+mod rdb_streams;
 mod robust;
+mod streams_block;

@@ -3,7 +3,7 @@
 //! `persistence::load` must read what Redis's SAVE writes: every string encoding,
 //! expiries, several databases, and lists, hashes, sets and sorted sets in every
 //! encoding Redis 7.0 keeps them in (listpack, quicklist, intset, hashtable,
-//! skiplist); streams are refused with a clear error.
+//! skiplist). Streams have their own file, `rdb_streams.rs`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use engine::types::{Hash, List, Set, ZSet};
 use engine::{Entry, Keyspace, KeyspaceConfig, Str, Value};
 use miniredis_tests::{raw::RawClient, require_tool, show, RedisServer, Reply};
-use persistence::{Form, PersistError};
+use persistence::Form;
 use resp::Frame;
 
 /// How far a TTL read back may be below the one set: the time the test itself takes.
@@ -317,26 +317,6 @@ fn miniredis_loads_a_snapshot_redis_saved() {
             cases.iter().filter(|k| k.db == db).count() + extra,
             "keys in db {db}"
         );
-    }
-}
-
-#[test]
-fn streams_from_redis_are_refused_by_name() {
-    let dir = TempDir::new("types");
-    let redis = RedisServer::start_with(&["--dir", dir.arg(), "--dbfilename", "dump.rdb"]);
-    let mut c = redis.client();
-    let file = dir.path().join("dump.rdb");
-    ok(&mut c, &[b"SET", b"a-string", b"fine"]);
-    call(&mut c, &[b"XADD", b"x", b"*", b"f", b"v"]);
-    ok(&mut c, &[b"SAVE"]);
-    let ks = Keyspace::new(&KeyspaceConfig::default());
-    match persistence::load(&ks, &file, now_ms()) {
-        Err(e @ PersistError::UnsupportedType { .. }) => assert_eq!(
-            e.to_string(),
-            "RDB value type 19 (stream listpacks 2) is not supported yet (key \"x\" in db 0)"
-        ),
-        Err(e) => panic!("wrong error: {e}"),
-        Ok(_) => panic!("a dump with a stream loaded"),
     }
 }
 

@@ -2,14 +2,15 @@
 //! Redis: [`save`] writes a keyspace as Redis 7.0 would (RDB version 10), [`load`]
 //! reads files from Redis 2.x to 7.0 (RDB versions 1 to 10) back into one.
 //!
-//! Values: strings, lists, hashes, sets and sorted sets, in every encoding those
-//! versions write (plain, zipmap, ziplist, intset, quicklist, listpack; see the table
-//! in `collections.rs`), built through the engine types' construction contract. A
-//! file holding a stream or a module value is refused with an error naming the type
-//! and the key ([`PersistError::UnsupportedType`]). Collections are written as Redis
-//! 7.0 writes them: lists as a quicklist of listpacks, hashes and sorted sets as
-//! listpacks and sets as intsets when the engine reports that encoding, the generic
-//! forms otherwise (see [`Form`] and [`write_rdb_in`] for the other choices).
+//! Values: strings, lists, hashes, sets, sorted sets and streams (with their consumer
+//! groups), in every encoding those versions write (plain, zipmap, ziplist, intset,
+//! quicklist, listpack, stream listpacks; see the table in `collections.rs` and
+//! `stream.rs`), built through the engine types' construction contract. A file holding
+//! a module value is refused with an error naming the type and the key
+//! ([`PersistError::UnsupportedType`]). Collections are written as Redis 7.0 writes
+//! them: lists as a quicklist of listpacks, hashes and sorted sets as listpacks and sets
+//! as intsets when the engine reports that encoding, the generic forms otherwise (see
+//! [`Form`] and [`write_rdb_in`] for the other choices), streams as RDB type 19.
 //!
 //! Everything read is untrusted: duplicate members or fields, empty collections,
 //! NaN or unparsable scores, lengths that disagree and corrupt listpacks, ziplists,
@@ -33,6 +34,7 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 mod reader;
+mod stream;
 mod writer;
 pub mod ziplist;
 pub mod zipmap;

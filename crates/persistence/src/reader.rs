@@ -197,8 +197,19 @@ pub fn read_rdb<R: Read>(
                 };
                 // Every value follows its key, which is a plain string: name it.
                 let key = src.string()?.into_bytes();
+                if crate::stream::is_stream(code) {
+                    let value = crate::stream::read(&mut src, code, &key)?;
+                    let expire_at_ms = expire_at_ms.take();
+                    sink(RdbItem::Entry(RdbEntry {
+                        db,
+                        key,
+                        value,
+                        expire_at_ms,
+                    }))?;
+                    continue;
+                }
                 if !collections::is_collection(code) {
-                    // Streams and module values.
+                    // Module values.
                     return Err(PersistError::UnsupportedType {
                         code,
                         name,

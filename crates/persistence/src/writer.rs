@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use engine::types::{Hash, List, Set, ZSet};
+use engine::types::{Hash, List, Set, Stream, ZSet};
 use engine::{DbInfo, Entry, Keyspace, Str, Value};
 
 use crate::collections::code;
@@ -13,7 +13,7 @@ use crate::crc64::Crc64;
 use crate::error::PersistError;
 use crate::format::{enc, len, opcode, LZF_MIN_LEN, MAGIC, RDB_VERSION, TYPE_STRING};
 use crate::listpack::{self, Listpack};
-use crate::{intset, lzf};
+use crate::{intset, lzf, stream};
 
 /// The Redis version the aux fields claim: the format is Redis 7.0's, and tools that
 /// read `redis-ver` decide what to expect from it.
@@ -279,11 +279,58 @@ impl<W: Write> RdbWriter<W> {
             Value::Set(set) => self.set(&e.key, set, form.compact(set.encoding() == "intset")),
             Value::ZSet(z) => self.zset(&e.key, z, form.compact(z.encoding() == "listpack")),
             Value::Hash(h) => self.hash(&e.key, h, form.compact(h.encoding() == "listpack")),
-            other => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!("cannot snapshot a {} value yet", other.type_name()),
-            )),
+            Value::Stream(s) => self.stream(&e.key, s),
         }
+    }
+
+    /// A stream as Redis 7.0 writes it (see [`crate::stream`]): one listpack per
+    /// modelled node, the stream's IDs and counters, then its consumer groups.
+    fn stream(&mut self, key: &[u8], s: &Stream) -> io::Result<()> {
+        let mut nodes: Vec<([u8; 16], Vec<u8>)> = Vec::new();
+        let mut seen = 0usize;
+        for (master, node) in s.nodes() {
+            if let Some(lp) = stream::node_listpack(s, *master, node.last, &node.master_fields) {
+                seen += lp_entries(s, *master, node.last);
+                nodes.push((stream::id_bytes(*master), lp.finish().map_err(too_large)?));
+            }
+        }
+        check_len("stream", s.len(), seen)?;
+        self.head(stream::code::STREAM_LISTPACKS_2, key)?;
+        self.put_len(nodes.len() as u64)?;
+        for (master, lp) in &nodes {
+            self.put_blob(master)?;
+            self.put_blob(lp)?;
+        }
+        self.put_len(s.len() as u64)?;
+        for id in [s.last_id(), s.first_id(), s.max_deleted_id()] {
+            self.put_len(id.ms)?;
+            self.put_len(id.seq)?;
+        }
+        self.put_len(s.entries_added())?;
+        self.put_len(s.groups().len() as u64)?;
+        for (name, g) in s.groups() {
+            self.put_string(name)?;
+            self.put_len(g.last_id.ms)?;
+            self.put_len(g.last_id.seq)?;
+            // -1 (unknown) is written as the length 2^64-1, as Redis does.
+            self.put_len(g.entries_read as u64)?;
+            self.put_len(g.pel().len() as u64)?;
+            for (id, p) in g.pel() {
+                self.put(&stream::id_bytes(*id))?;
+                self.put(&(p.delivery_time as i64).to_le_bytes())?;
+                self.put_len(p.delivery_count)?;
+            }
+            self.put_len(g.consumers().len() as u64)?;
+            for (cname, c) in g.consumers() {
+                self.put_string(cname)?;
+                self.put(&(c.seen_time as i64).to_le_bytes())?;
+                self.put_len(c.pel().len() as u64)?;
+                for id in c.pel() {
+                    self.put(&stream::id_bytes(*id))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Type and key of an entry.
@@ -562,6 +609,11 @@ const CONTAINER_PACKED: u64 = 2;
 enum Node {
     Plain(Vec<u8>),
     Packed(Listpack),
+}
+
+/// Live entries from `master` to `last`.
+fn lp_entries(s: &Stream, master: engine::types::StreamId, last: engine::types::StreamId) -> usize {
+    s.range(master, last).count()
 }
 
 fn too_large(e: listpack::TooLarge) -> io::Error {

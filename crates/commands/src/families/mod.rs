@@ -11,6 +11,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod streams;
 pub mod strings;
 pub mod util;
 
@@ -27,5 +28,6 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(lists::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());
+    v.extend(streams::handlers());
     v
 }

@@ -15,5 +15,5 @@ pub mod zset;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
-pub use stream::Stream;
+pub use stream::{Stream, StreamId};
 pub use zset::ZSet;
