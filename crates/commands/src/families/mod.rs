@@ -6,8 +6,10 @@
 
 pub mod command;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod util;
 
@@ -18,8 +20,10 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     let mut v: Vec<(&'static str, Handler)> = Vec::new();
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(hashes::handlers());
     v.extend(keys::handlers());
     v.extend(server::handlers());
+    v.extend(sets::handlers());
     v.extend(strings::handlers());
     v
 }

@@ -924,10 +924,7 @@ pub(crate) mod testkit {
         }
 
         fn handler(name: &str) -> Handler {
-            let all = super::super::strings::handlers()
-                .into_iter()
-                .chain(super::super::keys::handlers());
-            for (n, h) in all {
+            for (n, h) in super::super::handlers() {
                 if n == name {
                     return h;
                 }

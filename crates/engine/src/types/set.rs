@@ -174,17 +174,8 @@ impl Set {
     /// is not an integer, or once it holds more than `max_intset` members.
     pub fn add(&mut self, member: &[u8], max_intset: usize) -> bool {
         match &mut self.0 {
-            Repr::Ints(buf) => match parse_i64_strict(member) {
-                Some(n) => match ints_search(buf, n) {
-                    Ok(_) => false,
-                    Err(pos) => {
-                        *buf = ints_insert(buf, pos, n);
-                        if ints_len(buf) > max_intset {
-                            self.convert(0);
-                        }
-                        true
-                    }
-                },
+            Repr::Ints(_) => match parse_i64_strict(member) {
+                Some(n) => self.add_elem(Elem::Int(n), max_intset),
                 None => {
                     self.convert(1);
                     self.add(member, max_intset)
@@ -197,6 +188,24 @@ impl Set {
                 t.push_new(member.into());
                 true
             }
+        }
+    }
+
+    /// Adds an element as another set hands it over (no formatting and parsing of
+    /// integers between two intsets); true when it is new.
+    pub fn add_elem(&mut self, m: Elem<'_>, max_intset: usize) -> bool {
+        match (&mut self.0, m) {
+            (Repr::Ints(buf), Elem::Int(n)) => match ints_search(buf, n) {
+                Ok(_) => false,
+                Err(pos) => {
+                    *buf = ints_insert(buf, pos, n);
+                    if ints_len(buf) > max_intset {
+                        self.convert(0);
+                    }
+                    true
+                }
+            },
+            (_, m) => m.with_bytes(|b| self.add(b, max_intset)),
         }
     }
 
