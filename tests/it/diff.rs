@@ -97,6 +97,13 @@ cases!(
     server_misc,
     server_command,
     resp3,
+    hashes_basic,
+    hashes_encoding,
+    hashes_incr,
+    hashes_rand_scan,
+    sets_basic,
+    sets_algebra,
+    sets_random_scan,
     pending_types,
 );
 

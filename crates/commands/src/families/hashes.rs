@@ -673,13 +673,13 @@ mod tests {
         assert_eq!(k.cmd("object encoding h"), "$8\r\nlistpack\r\n");
         k.cmd(&format!("hincrby h {long} 1"));
         assert_eq!(k.cmd("object encoding h"), "$9\r\nhashtable\r\n");
-        for i in 0..128 {
+        for i in 0..512 {
             k.cmd(&format!("hset big f{i} {i}"));
         }
         assert_eq!(k.cmd("object encoding big"), "$8\r\nlistpack\r\n");
         k.cmd("hset big one more");
         assert_eq!(k.cmd("object encoding big"), "$9\r\nhashtable\r\n");
-        assert_eq!(k.int("hlen big"), 129);
+        assert_eq!(k.int("hlen big"), 513);
     }
 
     #[test]
@@ -737,7 +737,7 @@ mod tests {
     #[test]
     fn hrandfield_distinct_fields_of_a_large_hash() {
         let mut k = Kit::new();
-        for i in 0..300 {
+        for i in 0..600 {
             k.cmd(&format!("hset h f{i} v{i}"));
         }
         let r = k.cmd("hrandfield h 200 withvalues");
@@ -776,7 +776,7 @@ mod tests {
         assert_eq!(k.cmd("hscan h 0 match"), "-ERR syntax error\r\n");
         assert_eq!(k.cmd("hscan h 0 type hash"), "-ERR syntax error\r\n");
         // A hashtable is walked a few pairs at a time, each pair once.
-        for i in 0..500 {
+        for i in 0..700 {
             k.cmd(&format!("hset big f{i} {i}"));
         }
         let mut seen = std::collections::HashSet::new();
@@ -796,7 +796,7 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(seen.len(), 500);
+        assert_eq!(seen.len(), 700);
         assert!(calls >= 25, "COUNT is honoured: {calls} calls");
     }
 
@@ -820,10 +820,10 @@ mod tests {
             "rename g2 g3".into(),
             "hdel g x y".into(),
         ];
-        for i in 0..200 {
+        for i in 0..600 {
             script.push(format!("hset big f{i} {i}"));
         }
-        for i in 0..190 {
+        for i in 0..590 {
             script.push(format!("hdel big f{i}"));
         }
         for line in &script {

@@ -10,7 +10,7 @@
 //!   buffer ([`super::packed`]: a varint pair count, then field, value, field, value...),
 //!   in insertion order. Lookups walk it; changes rebuild it. Used while the hash has at
 //!   most [`HashLimits::max_entries`] fields and no field or value is longer than
-//!   [`HashLimits::max_value`] bytes (Redis's `hash-max-listpack-entries` 128 and
+//!   [`HashLimits::max_value`] bytes (Redis 7.0's `hash-max-listpack-entries` 512 and
 //!   `hash-max-listpack-value` 64).
 //! * `hashtable`: a [`Dense`] table of one allocation per pair (varint field length,
 //!   field, value). A hash converts once a limit is crossed and never goes back, as in
@@ -22,8 +22,9 @@ use super::dense::{Dense, KeyOf};
 use super::packed::{self, Elem, Needle};
 use crate::value::alloc_size;
 
-/// Redis 7.0's `hash-max-listpack-entries` default.
-pub const MAX_LISTPACK_ENTRIES: usize = 128;
+/// Redis 7.0's `hash-max-listpack-entries` default (512 in 7.0's config table and
+/// redis.conf; `CONFIG GET` on redis-server 7.0.15 confirms it).
+pub const MAX_LISTPACK_ENTRIES: usize = 512;
 /// Redis 7.0's `hash-max-listpack-value` default.
 pub const MAX_LISTPACK_VALUE: usize = 64;
 
@@ -444,17 +445,17 @@ mod tests {
     #[test]
     fn conversions_follow_redis_limits() {
         let mut h = Hash::new();
-        for i in 0..128 {
+        for i in 0..512 {
             h.insert(format!("f{i}").as_bytes(), b"v");
         }
         assert_eq!(h.encoding(), "listpack");
         h.insert(b"f0", b"w");
         assert_eq!(h.encoding(), "listpack", "an overwrite adds no field");
-        h.insert(b"f128", b"v");
+        h.insert(b"f512", b"v");
         assert_eq!(h.encoding(), "hashtable");
-        assert_eq!(h.len(), 129);
+        assert_eq!(h.len(), 513);
         assert_eq!(get(&h, "f0"), Some(b"w".to_vec()));
-        for i in 0..129 {
+        for i in 0..513 {
             h.remove(format!("f{i}").as_bytes());
         }
         assert_eq!(h.encoding(), "hashtable", "never converts back");
