@@ -968,3 +968,50 @@ mod tests {
         assert_eq!(k.inst.ks.used_memory(), 0);
     }
 }
+
+/// Memory per key, as the keyspace accounts it (what a tenant's `used_memory` and
+/// maxmemory see), for the data sets the memory goal names: run with
+/// `cargo test -p commands --lib families::sets::memory -- --ignored --nocapture`
+/// and compare with redis-server's `INFO memory` on the same commands.
+#[cfg(test)]
+mod memory {
+    use super::super::util::testkit::Kit;
+
+    fn per_key(lines: impl Iterator<Item = String>) -> f64 {
+        let mut k = Kit::new();
+        let mut n = 0;
+        for line in lines {
+            k.call(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>());
+            n += 1;
+        }
+        k.inst.ks.check_accounting();
+        k.inst.ks.used_memory() as f64 / n as f64
+    }
+
+    #[test]
+    #[ignore = "a measurement: prints bytes per key"]
+    fn bytes_per_key() {
+        let hashes = per_key((0..100_000).map(|i| {
+            let mut s = format!("hset hash:{i}");
+            for j in 0..10 {
+                s.push_str(&format!(" field:{j} value:{}", i * 10 + j));
+            }
+            s
+        }));
+        let sets_str = per_key((0..100_000).map(|i| {
+            let mut s = format!("sadd set:{i}");
+            for j in 0..10 {
+                s.push_str(&format!(" member:{}", i * 10 + j));
+            }
+            s
+        }));
+        let sets_int = per_key((0..100_000).map(|i| {
+            let mut s = format!("sadd iset:{i}");
+            for j in 0..10 {
+                s.push_str(&format!(" {}", i * 10 + j));
+            }
+            s
+        }));
+        println!("bytes per key: hashes {hashes:.1}, string sets {sets_str:.1}, integer sets {sets_int:.1}");
+    }
+}

@@ -58,7 +58,7 @@ impl Elem<'_> {
 
 /// Bytes of the smallest two's-complement little-endian form of `n` (1 to 8).
 #[inline]
-fn int_width(n: i64) -> usize {
+pub fn int_width(n: i64) -> usize {
     let bits = if n < 0 {
         64 - n.leading_ones()
     } else {
@@ -190,6 +190,17 @@ pub fn read_varint(buf: &[u8], at: usize) -> (u64, usize) {
     }
 }
 
+/// Reads a sign-extended little-endian integer of 1 to 8 bytes.
+#[inline]
+pub fn read_int(b: &[u8]) -> i64 {
+    let mut le = [0u8; 8];
+    le[..b.len()].copy_from_slice(b);
+    if b[b.len() - 1] & 0x80 != 0 {
+        le[b.len()..].fill(0xff);
+    }
+    i64::from_le_bytes(le)
+}
+
 /// Decodes the element at `buf[at..]`: (element, offset just past it).
 #[inline]
 pub fn decode(buf: &[u8], at: usize) -> (Elem<'_>, usize) {
@@ -202,13 +213,7 @@ pub fn decode(buf: &[u8], at: usize) -> (Elem<'_>, usize) {
         0x80..=0xbf => (Elem::Int(i64::from(h - SMALL_INT)), at + 1),
         0xc0..=0xc7 => {
             let w = (h - INT_BYTES) as usize + 1;
-            let mut le = [0u8; 8];
-            le[..w].copy_from_slice(&buf[at + 1..at + 1 + w]);
-            // Sign-extend from the top byte written.
-            if le[w - 1] & 0x80 != 0 {
-                le[w..].fill(0xff);
-            }
-            (Elem::Int(i64::from_le_bytes(le)), at + 1 + w)
+            (Elem::Int(read_int(&buf[at + 1..at + 1 + w])), at + 1 + w)
         }
         _ => {
             let (len, n) = read_varint(buf, at + 1);

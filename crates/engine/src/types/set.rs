@@ -7,16 +7,18 @@
 //!
 //! * `intset`: while every member is a canonical 64-bit integer and there are at most
 //!   [`MAX_INTSET_ENTRIES`] (`set-max-intset-entries`, 512) of them: one exactly sized
-//!   buffer, a width byte (2, 4 or 8) and the integers sorted ascending in that many
-//!   little-endian bytes each, searched by bisection. Iteration is in ascending order,
-//!   as Redis replies for intsets.
+//!   buffer, a width byte and the integers sorted ascending in that many little-endian
+//!   bytes each, searched by bisection. The width is the fewest bytes (1 to 8) the
+//!   widest member needs, where Redis's intset uses 2, 4 or 8: ten members below a
+//!   million take 31 bytes here, 48 in Redis. Iteration is in ascending order, as Redis
+//!   replies for intsets.
 //! * `hashtable`: a [`Dense`] table of members. A set converts when a non-integer
 //!   member arrives or the intset grows past its limit, and never goes back.
 //!
 //! The type is 16 bytes (a boxed slice or a box), so `Value` holds it inline.
 
 use super::dense::{Dense, Whole};
-use super::packed::Elem;
+use super::packed::{self, Elem};
 use crate::value::{alloc_size, parse_i64_strict};
 
 /// Redis 7.0's `set-max-intset-entries` default.
@@ -69,20 +71,7 @@ fn ints_len(buf: &[u8]) -> usize {
 fn ints_get(buf: &[u8], i: usize) -> i64 {
     let w = width(buf);
     let at = 1 + i * w;
-    match w {
-        2 => i64::from(i16::from_le_bytes([buf[at], buf[at + 1]])),
-        4 => i64::from(i32::from_le_bytes([
-            buf[at],
-            buf[at + 1],
-            buf[at + 2],
-            buf[at + 3],
-        ])),
-        _ => {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(&buf[at..at + 8]);
-            i64::from_le_bytes(le)
-        }
-    }
+    packed::read_int(&buf[at..at + w])
 }
 
 /// Bisection: Ok(position) of `n`, or Err(where it would go).
@@ -99,15 +88,9 @@ fn ints_search(buf: &[u8], n: i64) -> Result<usize, usize> {
     Err(lo)
 }
 
-/// The intset width `n` needs (as Redis's intset: 2, 4 or 8 bytes).
+/// The intset width `n` needs: its fewest two's-complement bytes.
 fn width_for(n: i64) -> usize {
-    if i16::try_from(n).is_ok() {
-        2
-    } else if i32::try_from(n).is_ok() {
-        4
-    } else {
-        8
-    }
+    packed::int_width(n)
 }
 
 fn push_int(v: &mut Vec<u8>, n: i64, w: usize) {
@@ -334,9 +317,12 @@ mod tests {
         }
         assert_eq!(s.encoding(), "intset");
         assert_eq!(members(&s), [&b"-3"[..], b"0", b"5", b"100"]);
-        assert_eq!(s.heap_bytes(), alloc_size(1 + 4 * 2));
+        assert_eq!(s.heap_bytes(), alloc_size(1 + 4), "one byte each");
+        s.insert(b"128");
+        assert_eq!(s.heap_bytes(), alloc_size(1 + 5 * 2), "128 needs two bytes");
+        assert!(s.remove(b"128"));
         s.insert(b"70000");
-        assert_eq!(s.heap_bytes(), alloc_size(1 + 5 * 4));
+        assert_eq!(s.heap_bytes(), alloc_size(1 + 5 * 3));
         s.insert(b"-9223372036854775808");
         assert_eq!(s.len(), 6);
         assert_eq!(s.member_at(0), Elem::Int(i64::MIN));
