@@ -403,8 +403,19 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 fn random_fields(out: &mut ReplyWriter, h: &Hash, count: i64, withvalues: bool, resp3: bool) {
     let size = h.len();
     let n = count.unsigned_abs() as usize;
+    // A listpack is walked to find its i-th pair: index it once when picking many.
+    let listed: Vec<(Elem<'_>, Elem<'_>)> = if h.encoding() == "listpack" && n > 1 {
+        let mut v = Vec::with_capacity(size);
+        h.for_each_elem(|k, val| v.push((k, val)));
+        v
+    } else {
+        Vec::new()
+    };
     let emit = |out: &mut ReplyWriter, i: usize| {
-        let (k, v) = h.pair_at(i);
+        let (k, v) = match listed.get(i) {
+            Some(&pair) => pair,
+            None => h.pair_at(i),
+        };
         if withvalues && resp3 {
             out.array(2);
         }

@@ -318,7 +318,7 @@ impl Hash {
 
     /// Like [`for_each`](Self::for_each) but hands over elements as stored (integers
     /// unformatted).
-    pub fn for_each_elem(&self, mut f: impl FnMut(Elem<'_>, Elem<'_>)) {
+    pub fn for_each_elem<'a>(&'a self, mut f: impl FnMut(Elem<'a>, Elem<'a>)) {
         match &self.0 {
             Repr::Pack(buf) => {
                 let (_, mut p) = pack_head(buf);

@@ -230,7 +230,7 @@ impl Set {
     }
 
     /// Like [`for_each`](Self::for_each), integers unformatted.
-    pub fn for_each_elem(&self, mut f: impl FnMut(Elem<'_>)) {
+    pub fn for_each_elem<'a>(&'a self, mut f: impl FnMut(Elem<'a>)) {
         match &self.0 {
             Repr::Ints(buf) => (0..ints_len(buf)).for_each(|i| f(Elem::Int(ints_get(buf, i)))),
             Repr::Table(t) => t.iter().for_each(|m| f(Elem::Str(m))),
