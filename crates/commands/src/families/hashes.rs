@@ -71,6 +71,8 @@ fn read<T>(
                 e.touch(c);
             }
             match &e.value {
+                // Empty collections are never kept; one that slipped in reads as missing.
+                Value::Hash(h) if h.is_empty() => Look::Missing,
                 Value::Hash(h) => Look::Found(f(ctx.out, h)),
                 _ => Look::WrongType,
             }
@@ -108,6 +110,8 @@ fn write<T>(
         }
         e.touch(&access);
         match &mut e.value {
+            // Empty collections are never kept; one that slipped in is missing (and goes).
+            Value::Hash(h) if !create && h.is_empty() => (Look::Missing, true),
             Value::Hash(h) => {
                 let r = f(h, ctx.out);
                 (Look::Found(r), h.is_empty())

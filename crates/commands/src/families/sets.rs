@@ -71,6 +71,8 @@ fn read<T>(
                 e.touch(c);
             }
             match &e.value {
+                // Empty collections are never kept; one that slipped in reads as missing.
+                Value::Set(s) if s.is_empty() => Look::Missing,
                 Value::Set(s) => Look::Found(f(ctx.out, s)),
                 _ => Look::WrongType,
             }
@@ -107,6 +109,8 @@ fn write<T>(
         }
         e.touch(&access);
         match &mut e.value {
+            // Empty collections are never kept; one that slipped in is missing (and goes).
+            Value::Set(s) if !create && s.is_empty() => (Look::Missing, true),
             Value::Set(s) => {
                 let r = f(s, ctx.out);
                 (Look::Found(r), s.is_empty())
