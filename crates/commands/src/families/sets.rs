@@ -938,6 +938,26 @@ mod tests {
         assert_eq!(seen.len(), 299);
     }
 
+    #[test]
+    fn an_empty_collection_reads_as_missing() {
+        use engine::types::{Hash, Set};
+        use engine::{Entry, Value};
+        let mut k = Kit::new();
+        {
+            let mut l = k.inst.ks.lock_all();
+            l.insert(0, Entry::new(b"es", Value::Set(Set::new())), 0);
+            l.insert(0, Entry::new(b"eh", Value::Hash(Hash::new())), 0);
+        }
+        assert_eq!(k.cmd("srandmember es"), "$-1\r\n");
+        assert_eq!(k.cmd("srandmember es -3"), "*0\r\n");
+        assert_eq!(k.cmd("hrandfield eh -3"), "*0\r\n");
+        assert_eq!(k.cmd("hrandfield eh"), "$-1\r\n");
+        assert_eq!(k.cmd("spop es"), "$-1\r\n");
+        assert_eq!(k.int("exists es"), 0, "a write removes it");
+        assert_eq!(k.int("hset eh f v"), 1);
+        assert_eq!(k.int("hlen eh"), 1);
+    }
+
     /// Every set command keeps the keyspace's counters equal to a recount.
     #[test]
     fn handlers_keep_the_accounting_exact() {
