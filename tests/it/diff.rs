@@ -105,6 +105,13 @@ cases!(
     sets_algebra,
     sets_random_scan,
     pending_types,
+    bitmaps_bits,
+    bitmaps_bitop,
+    bitmaps_bitfield,
+    bitmaps_types,
+    bitmaps_random,
+    hll_basic,
+    hll_dense,
 );
 
 fn cases_dir() -> PathBuf {

@@ -952,6 +952,7 @@ pub(crate) mod testkit {
                 ks: &mut locked,
                 now_ms,
                 access: self.inst.access_clock(now_ms),
+                argv,
             };
             h(&mut ctx, argv);
             drop(locked);
