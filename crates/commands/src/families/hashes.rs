@@ -50,10 +50,14 @@ pub(super) enum Look<T> {
     Found(T),
 }
 
-/// The encoding limits hashes are built with. The instance configuration has no
-/// `hash-max-listpack-*` parameters, so these are Redis 7.0's defaults.
-fn limits(_ctx: &Ctx<'_, '_>) -> HashLimits {
-    HashLimits::default()
+/// The encoding limits hashes are built with: `hash-max-listpack-entries` and
+/// `hash-max-listpack-value`.
+fn limits(ctx: &Ctx<'_, '_>) -> HashLimits {
+    let c = ctx.inst.config.read();
+    HashLimits {
+        max_entries: usize::try_from(c.hash_max_listpack_entries).unwrap_or(usize::MAX),
+        max_value: usize::try_from(c.hash_max_listpack_value).unwrap_or(usize::MAX),
+    }
 }
 
 /// Reads the hash at `key` (a keyspace hit or miss; the access time unless the client is
@@ -695,6 +699,24 @@ mod tests {
         k.cmd("hset big one more");
         assert_eq!(k.cmd("object encoding big"), "$9\r\nhashtable\r\n");
         assert_eq!(k.int("hlen big"), 513);
+    }
+
+    #[test]
+    fn limits_come_from_the_config() {
+        let mut k = Kit::new();
+        assert_eq!(k.run("config set hash-max-listpack-entries 2"), "+OK\r\n");
+        assert_eq!(k.run("config set hash-max-listpack-value 3"), "+OK\r\n");
+        k.run("hset h a 1 b 2");
+        assert_eq!(k.run("object encoding h"), "$8\r\nlistpack\r\n");
+        k.run("hset h c 3");
+        assert_eq!(k.run("object encoding h"), "$9\r\nhashtable\r\n");
+        k.run("hset v a 1234");
+        assert_eq!(k.run("object encoding v"), "$9\r\nhashtable\r\n");
+        assert_eq!(k.run("config set set-max-intset-entries 1"), "+OK\r\n");
+        k.run("sadd s 1");
+        assert_eq!(k.run("object encoding s"), "$6\r\nintset\r\n");
+        k.run("sadd s 2");
+        assert_eq!(k.run("object encoding s"), "$9\r\nhashtable\r\n");
     }
 
     #[test]

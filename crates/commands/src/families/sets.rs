@@ -11,7 +11,6 @@
 //! even after a missing one, as in 7.0), then work on one set at a time: shard borrows are
 //! exclusive, so candidates are copied out of the first set and filtered by the others.
 
-use engine::types::set::MAX_INTSET_ENTRIES;
 use engine::types::{Elem, Set};
 use engine::Value;
 use rand::Rng;
@@ -50,10 +49,9 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
 // Shared pieces
 // ---------------------------------------------------------------------------------------
 
-/// Most members an intset holds. The instance configuration has no
-/// `set-max-intset-entries` parameter, so this is Redis 7.0's default.
-fn max_intset(_ctx: &Ctx<'_, '_>) -> usize {
-    MAX_INTSET_ENTRIES
+/// Most members an intset holds: `set-max-intset-entries`.
+fn max_intset(ctx: &Ctx<'_, '_>) -> usize {
+    usize::try_from(ctx.inst.config.read().set_max_intset_entries).unwrap_or(usize::MAX)
 }
 
 /// Reads the set at `key` (a keyspace hit or miss; the access time unless the client is
