@@ -837,6 +837,128 @@ mod tests {
         assert!(calls >= 25, "COUNT is honoured: {calls} calls");
     }
 
+    mod model {
+        use super::super::super::util::testkit::Kit;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        fn field() -> impl Strategy<Value = String> {
+            prop_oneof![(0i64..6).prop_map(|i| i.to_string()), "[fg]{1,2}", "z{5,7}"]
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (-3i64..300).prop_map(|i| i.to_string()),
+                "[uv]{0,3}",
+                "w{5,7}"
+            ]
+        }
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Set(Vec<(String, String)>),
+            SetNx(String, String),
+            Del(Vec<String>),
+            Incr(String, i64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                3 => proptest::collection::vec((field(), value()), 1..4).prop_map(Op::Set),
+                1 => (field(), value()).prop_map(|(f, v)| Op::SetNx(f, v)),
+                2 => proptest::collection::vec(field(), 1..4).prop_map(Op::Del),
+                1 => (field(), -5i64..5).prop_map(|(f, n)| Op::Incr(f, n)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn hash_commands_follow_a_model(ops in proptest::collection::vec(op(), 1..40)) {
+                let mut k = Kit::new();
+                k.run("config set hash-max-listpack-entries 3");
+                k.run("config set hash-max-listpack-value 5");
+                let mut m: BTreeMap<String, String> = BTreeMap::new();
+                let mut order: Vec<String> = Vec::new();
+                let mut table = false;
+                for op in ops {
+                    match op {
+                        Op::Set(pairs) => {
+                            let mut created = 0;
+                            let mut argv: Vec<&[u8]> = vec![b"hset", b"h"];
+                            for (f, v) in &pairs {
+                                table |= f.len() > 5 || v.len() > 5;
+                                if m.insert(f.clone(), v.clone()).is_none() {
+                                    created += 1;
+                                    order.push(f.clone());
+                                }
+                                argv.push(f.as_bytes());
+                                argv.push(v.as_bytes());
+                            }
+                            prop_assert_eq!(k.call(&argv), format!(":{created}\r\n"));
+                        }
+                        Op::SetNx(f, v) => {
+                            let new = !m.contains_key(&f);
+                            if new {
+                                table |= f.len() > 5 || v.len() > 5;
+                                m.insert(f.clone(), v.clone());
+                                order.push(f.clone());
+                            }
+                            let argv: [&[u8]; 4] = [b"hsetnx", b"h", f.as_bytes(), v.as_bytes()];
+                            prop_assert_eq!(k.call(&argv), format!(":{}\r\n", i64::from(new)));
+                        }
+                        Op::Del(fs) => {
+                            let mut gone = 0;
+                            for f in &fs {
+                                if m.remove(f).is_some() {
+                                    gone += 1;
+                                    order.retain(|x| x != f);
+                                }
+                            }
+                            prop_assert_eq!(k.int(&format!("hdel h {}", fs.join(" "))), gone);
+                        }
+                        Op::Incr(f, n) => {
+                            let r = k.cmd(&format!("hincrby h {f} {n}"));
+                            match m.get(&f).map(|v| v.parse::<i64>()) {
+                                Some(Err(_)) => prop_assert_eq!(r, "-ERR hash value is not an integer\r\n"),
+                                cur => {
+                                    let new = cur.map_or(Ok(0), |c| c).unwrap_or(0) + n;
+                                    prop_assert_eq!(r, format!(":{new}\r\n"));
+                                    if !m.contains_key(&f) {
+                                        order.push(f.clone());
+                                    }
+                                    table |= f.len() > 5 || new.to_string().len() > 5;
+                                    m.insert(f.clone(), new.to_string());
+                                }
+                            }
+                        }
+                    }
+                    table |= m.len() > 3;
+                    if m.is_empty() {
+                        table = false;
+                        order.clear();
+                    }
+                    prop_assert_eq!(k.int("hlen h"), m.len() as i64);
+                    let all = k.cmd("hgetall h");
+                    let items: Vec<&str> = all.split("\r\n").skip(1).collect::<Vec<_>>().chunks(2).filter(|c| c.len() == 2).map(|c| c[1]).collect();
+                    let got: Vec<(String, String)> = items.chunks(2).map(|p| (p[0].to_string(), p[1].to_string())).collect();
+                    if table {
+                        let sorted: BTreeMap<String, String> = got.into_iter().collect();
+                        prop_assert_eq!(&sorted, &m);
+                        prop_assert_eq!(k.cmd("object encoding h"), "$9\r\nhashtable\r\n");
+                    } else {
+                        let want: Vec<(String, String)> = order.iter().map(|f| (f.clone(), m[f].clone())).collect();
+                        prop_assert_eq!(got, want, "a listpack keeps insertion order");
+                        if !m.is_empty() {
+                            prop_assert_eq!(k.cmd("object encoding h"), "$8\r\nlistpack\r\n");
+                        }
+                    }
+                    k.inst.ks.check_accounting();
+                }
+            }
+        }
+    }
+
     /// Every hash command keeps the keyspace's counters equal to a recount.
     #[test]
     fn handlers_keep_the_accounting_exact() {

@@ -956,6 +956,114 @@ mod tests {
         assert_eq!(k.int("hlen eh"), 1);
     }
 
+    mod model {
+        use super::super::super::util::testkit::Kit;
+        use proptest::prelude::*;
+        use std::collections::{BTreeMap, BTreeSet};
+
+        type Model = BTreeMap<&'static str, BTreeSet<String>>;
+
+        const KEYS: [&str; 3] = ["a", "b", "c"];
+
+        fn member() -> impl Strategy<Value = String> {
+            prop_oneof![(0i64..12).prop_map(|i| i.to_string()), "[xy]{1,2}"]
+        }
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Add(usize, Vec<String>),
+            Rem(usize, Vec<String>),
+            Move(usize, usize, String),
+            Store(u8, usize, Vec<usize>),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let k = 0usize..3;
+            prop_oneof![
+                3 => (k.clone(), proptest::collection::vec(member(), 1..6)).prop_map(|(k, m)| Op::Add(k, m)),
+                2 => (k.clone(), proptest::collection::vec(member(), 1..4)).prop_map(|(k, m)| Op::Rem(k, m)),
+                1 => (k.clone(), k.clone(), member()).prop_map(|(a, b, m)| Op::Move(a, b, m)),
+                1 => (0u8..3, k.clone(), proptest::collection::vec(k, 1..4)).prop_map(|(w, d, s)| Op::Store(w, d, s)),
+            ]
+        }
+
+        fn members(k: &mut Kit, key: &str) -> BTreeSet<String> {
+            let r = k.cmd(&format!("smembers {key}"));
+            r.split("\r\n")
+                .skip(1)
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| c[1].to_string())
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn set_commands_follow_a_model(ops in proptest::collection::vec(op(), 1..40)) {
+                let mut k = Kit::new();
+                k.run("config set set-max-intset-entries 8");
+                let mut m: Model = BTreeMap::new();
+                for op in ops {
+                    match op {
+                        Op::Add(i, ms) => {
+                            let set = m.entry(KEYS[i]).or_default();
+                            let added = ms.iter().collect::<BTreeSet<_>>().into_iter().filter(|x| set.insert((*x).clone())).count();
+                            prop_assert_eq!(k.int(&format!("sadd {} {}", KEYS[i], ms.join(" "))), added as i64);
+                        }
+                        Op::Rem(i, ms) => {
+                            let set = m.entry(KEYS[i]).or_default();
+                            let gone = ms.iter().collect::<BTreeSet<_>>().into_iter().filter(|x| set.remove(*x)).count();
+                            prop_assert_eq!(k.int(&format!("srem {} {}", KEYS[i], ms.join(" "))), gone as i64);
+                        }
+                        Op::Move(a, b, x) => {
+                            let there = m.get(KEYS[a]).is_some_and(|s| s.contains(&x));
+                            if there && a != b {
+                                m.entry(KEYS[a]).or_default().remove(&x);
+                                m.entry(KEYS[b]).or_default().insert(x.clone());
+                            }
+                            prop_assert_eq!(k.int(&format!("smove {} {} {x}", KEYS[a], KEYS[b])), i64::from(there));
+                        }
+                        Op::Store(which, d, srcs) => {
+                            let get = |i: usize| m.get(KEYS[i]).cloned().unwrap_or_default();
+                            let mut acc = get(srcs[0]);
+                            for &j in &srcs[1..] {
+                                let other = get(j);
+                                acc = match which {
+                                    0 => acc.intersection(&other).cloned().collect(),
+                                    1 => acc.union(&other).cloned().collect(),
+                                    _ => acc.difference(&other).cloned().collect(),
+                                };
+                            }
+                            let cmd = ["sinterstore", "sunionstore", "sdiffstore"][which as usize];
+                            let names: Vec<&str> = srcs.iter().map(|&i| KEYS[i]).collect();
+                            prop_assert_eq!(k.int(&format!("{cmd} {} {}", KEYS[d], names.join(" "))), acc.len() as i64);
+                            m.insert(KEYS[d], acc);
+                        }
+                    }
+                    m.retain(|_, s| !s.is_empty());
+                    for key in KEYS {
+                        let want = m.get(key).cloned().unwrap_or_default();
+                        prop_assert_eq!(members(&mut k, key), want.clone());
+                        prop_assert_eq!(k.int(&format!("exists {key}")), i64::from(!want.is_empty()));
+                        if !want.is_empty() {
+                            let ints = want.iter().all(|x| x.parse::<i64>().is_ok());
+                            let enc = k.cmd(&format!("object encoding {key}"));
+                            if !ints || want.len() > 8 {
+                                prop_assert_eq!(enc, "$9\r\nhashtable\r\n");
+                            }
+                        }
+                    }
+                    k.inst.ks.check_accounting();
+                }
+                let all: Vec<&str> = KEYS.to_vec();
+                let inter = all.iter().map(|k| m.get(k).cloned().unwrap_or_default()).reduce(|a, b| a.intersection(&b).cloned().collect()).unwrap_or_default();
+                prop_assert_eq!(k.int("sintercard 3 a b c"), inter.len() as i64);
+            }
+        }
+    }
+
     /// Every set command keeps the keyspace's counters equal to a recount.
     #[test]
     fn handlers_keep_the_accounting_exact() {
