@@ -690,14 +690,14 @@ fn engine_value(k: &Coll) -> Value {
             for p in k.args.chunks_exact(2) {
                 h.insert(&p[0], &p[1]);
             }
-            Value::Hash(Box::new(h))
+            Value::Hash(h)
         }
         b"SADD" => {
             let mut s = Set::new();
             for m in &k.args {
                 s.insert(m);
             }
-            Value::Set(Box::new(s))
+            Value::Set(s)
         }
         b"ZADD" => {
             let mut z = ZSet::new();

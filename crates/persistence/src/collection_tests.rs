@@ -98,7 +98,7 @@ impl Model {
                 members.iter().for_each(|m| {
                     s.insert(m);
                 });
-                Value::Set(Box::new(s))
+                Value::Set(s)
             }
             Model::ZSet(members) => {
                 let mut z = ZSet::new();
@@ -112,7 +112,7 @@ impl Model {
                 fields.iter().for_each(|(f, v)| {
                     h.insert(f, v);
                 });
-                Value::Hash(Box::new(h))
+                Value::Hash(h)
             }
         }
     }
@@ -348,9 +348,9 @@ fn empty_collections_are_left_out() {
     let ks = keyspace();
     for (key, value) in [
         (&b"l"[..], Value::List(Box::new(List::new()))),
-        (b"s", Value::Set(Box::new(Set::new()))),
+        (b"s", Value::Set(Set::new())),
         (b"z", Value::ZSet(Box::new(ZSet::new()))),
-        (b"h", Value::Hash(Box::new(Hash::new()))),
+        (b"h", Value::Hash(Hash::new())),
         (b"str", Value::Str(engine::Str::from_bytes(b""))),
     ] {
         ks.lock_key(key).insert(2, Entry::new(key, value), NOW);

@@ -121,13 +121,13 @@ pub(crate) fn read<R: Read>(src: &mut Source<R>, c: u8, key: &[u8]) -> Result<Va
             Value::List(Box::new(read_list(src, &cx)?))
         }
         code::SET | code::SET_INTSET | code::SET_LISTPACK => {
-            Value::Set(Box::new(read_set(src, &cx)?))
+            Value::Set(read_set(src, &cx)?)
         }
         code::ZSET | code::ZSET_2 | code::ZSET_ZIPLIST | code::ZSET_LISTPACK => {
             Value::ZSet(Box::new(read_zset(src, &cx)?))
         }
         code::HASH | code::HASH_ZIPMAP | code::HASH_ZIPLIST | code::HASH_LISTPACK => {
-            Value::Hash(Box::new(read_hash(src, &cx)?))
+            Value::Hash(read_hash(src, &cx)?)
         }
         other => return Err(cx.corrupt(format_args!("type {other} is not a collection"))),
     })
