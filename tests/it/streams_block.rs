@@ -175,9 +175,27 @@ fn xreadgroup_block_when_the_group_or_key_goes_away() {
             Quiet(1),
             Cmd(0, "XGROUP DESTROY s g"),
             Read(1),
-            // (Redis 7.0 also unblocks a client whose stream is deleted, with
-            // "-UNBLOCKED the stream key no longer exists"; the blocking
-            // infrastructure wakes stream waiters only while the key is a stream.)
+            // The stream deleted, then replaced by a string: both unblock with
+            // "-UNBLOCKED the stream key no longer exists".
+            Cmd(0, "XGROUP CREATE s g $ MKSTREAM"),
+            Send(1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"),
+            Quiet(1),
+            Cmd(0, "DEL s"),
+            Read(1),
+            Cmd(0, "XGROUP CREATE s g $ MKSTREAM"),
+            Send(1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"),
+            Quiet(1),
+            Cmd(0, "SET s x"),
+            Read(1),
+            // A write that leaves the stream (and the group) in place keeps it blocked.
+            Cmd(0, "DEL s"),
+            Cmd(0, "XGROUP CREATE s g $ MKSTREAM"),
+            Send(1, "XREADGROUP GROUP g alice BLOCK 0 STREAMS s >"),
+            Quiet(1),
+            Cmd(0, "XGROUP CREATECONSUMER s g bob"),
+            Quiet(1),
+            Cmd(0, "XADD s 5-0 f v"),
+            Read(1),
         ],
     );
 }

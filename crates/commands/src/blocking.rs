@@ -60,11 +60,16 @@ pub struct Block<'a> {
     pub on_timeout: OnTimeout,
     /// The type a key must hold for a write to it to wake the client ("list", "zset",
     /// "stream"); a write that leaves another type there leaves the client blocked.
+    /// [`ANY_KIND`]: every write to the key re-runs the command (XREADGROUP, which
+    /// answers an error when its stream is deleted or replaced).
     pub kind: &'static str,
     /// The argv the command is re-run with, when it differs from the one it came with
     /// (XREAD with `$` replaced by the stream's last id at the time of blocking).
     pub argv: Option<Vec<Vec<u8>>>,
 }
+
+/// [`Block::kind`] for a command woken by any write to its keys, whatever they hold.
+pub const ANY_KIND: &str = "*";
 
 /// A blocking timeout in seconds (BLPOP, BZPOPMIN, BLMOVE, ...): a float, as Redis's
 /// `getTimeoutFromObjectOrReply` reads it. `Ok(None)`: block forever (0); otherwise the
@@ -399,7 +404,7 @@ fn serve_one(inst: &Instance, w: &Arc<Waiter>, db: usize, key: &[u8]) -> Served 
     {
         let mut locked = lock_for(inst, spec, &argv);
         let now = crate::instance::unix_ms();
-        if locked.type_of(db, key, now) != Some(w.kind) {
+        if w.kind != ANY_KIND && locked.type_of(db, key, now) != Some(w.kind) {
             drop(locked);
             w.state.store(WAITING, Release);
             return Served::WrongKind;

@@ -217,6 +217,7 @@ pub const XCLAIM_BAD_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
 pub const XCLAIM_BAD_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
 pub const XAUTOCLAIM_BAD_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
 pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+pub const STREAM_BLOCKED_KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
 pub const STREAM_BLOCKED_GROUP_GONE: &str =
     "NOGROUP the consumer group this client was blocked on no longer exists";
 

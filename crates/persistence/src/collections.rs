@@ -120,9 +120,7 @@ pub(crate) fn read<R: Read>(src: &mut Source<R>, c: u8, key: &[u8]) -> Result<Va
         code::LIST | code::LIST_ZIPLIST | code::LIST_QUICKLIST | code::LIST_QUICKLIST_2 => {
             Value::List(Box::new(read_list(src, &cx)?))
         }
-        code::SET | code::SET_INTSET | code::SET_LISTPACK => {
-            Value::Set(read_set(src, &cx)?)
-        }
+        code::SET | code::SET_INTSET | code::SET_LISTPACK => Value::Set(read_set(src, &cx)?),
         code::ZSET | code::ZSET_2 | code::ZSET_ZIPLIST | code::ZSET_LISTPACK => {
             Value::ZSet(Box::new(read_zset(src, &cx)?))
         }

@@ -14,7 +14,7 @@ use engine::Value;
 use resp::ReplyWriter;
 
 use super::util::{eq_ic, new_entry, parse_i64, touches};
-use crate::blocking::{self, Block, OnTimeout};
+use crate::blocking::{self, Block, OnTimeout, ANY_KIND};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::spec::Handler;
@@ -652,6 +652,15 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         let mut ids: Vec<StreamId> = Vec::with_capacity(r.keys.len());
         for (key, arg) in r.keys.iter().zip(r.id_args) {
             let e = ctx.ks.get(db, key, now);
+            if xreadgroup
+                && ctx.client.serving_blocked
+                && !e
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.value, Value::Stream(_)))
+            {
+                // A blocked XREADGROUP whose stream was deleted or overwritten.
+                return Err(errors::STREAM_BLOCKED_KEY_GONE.into());
+            }
             let s = match &e {
                 Some(e) => Some(stream_of(&e.value)?),
                 None => None,
@@ -775,7 +784,8 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                     keys: r.keys,
                     deadline,
                     on_timeout: OnTimeout::NullArray,
-                    kind: "stream",
+                    // XREADGROUP also hears of its stream being deleted or replaced.
+                    kind: if xreadgroup { ANY_KIND } else { "stream" },
                     argv: argv_rewritten,
                 });
             }
