@@ -7,9 +7,13 @@
 pub mod bitmaps;
 pub mod command;
 pub mod connection;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod util;
@@ -22,10 +26,14 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(bitmaps::handlers());
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(hashes::handlers());
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
+    v.extend(lists::handlers());
     v.extend(server::handlers());
+    v.extend(sets::handlers());
     v.extend(strings::handlers());
+    v.extend(streams::handlers());
     v.extend(transactions::handlers());
     v
 }
