@@ -2,7 +2,8 @@
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
 //! several connections (`blocking`), blocking list commands woken by other clients
-//! (`lists_blocking`), random list command sequences (`lists_random`).
+//! (`lists_blocking`), random list command sequences (`lists_random`),
+//! transactions with several connections and real clients (`multi`).
 
 mod blocking;
 mod clients;
@@ -11,6 +12,7 @@ mod eviction;
 mod lifecycle;
 mod lists_blocking;
 mod lists_random;
+mod multi;
 mod rdb;
 mod rdb_streams;
 mod robust;
