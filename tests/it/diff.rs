@@ -123,6 +123,7 @@ cases!(
     lists_blocking,
     multi_basic,
     multi_watch,
+    multi_types,
 );
 
 fn cases_dir() -> PathBuf {
