@@ -227,11 +227,14 @@ mod tests {
     fn watch_detects_writes_by_anyone() {
         let mut k = Kit::new();
         let mut o = Other::new(&k, 2);
+        k.inst.register_client(k.client.info.clone());
         k.run("set w 1");
         assert_eq!(k.run("watch w"), OK);
         assert_eq!(k.inst.watches.registrations(), 1);
         assert_eq!(o.run(&k, "set w 2"), OK);
+        assert!(k.run("client info").contains(" flags=d "));
         k.run("multi");
+        assert!(o.run(&k, "client list").contains(" flags=xd "));
         k.run("set w mine");
         assert_eq!(k.run("exec"), NULL_ARRAY);
         assert_eq!(k.run("get w"), "$1\r\n2\r\n");
