@@ -173,7 +173,8 @@ pub enum Value {
     List(Box<List>),
     Hash(Box<Hash>),
     Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    /// Inline: small sorted sets are one exact-size buffer (see [`ZSet`]).
+    ZSet(ZSet),
     Stream(Box<Stream>),
 }
 
@@ -210,7 +211,7 @@ impl Value {
             Value::List(v) => alloc_size(std::mem::size_of::<List>()) + v.heap_bytes(),
             Value::Hash(v) => alloc_size(std::mem::size_of::<Hash>()) + v.heap_bytes(),
             Value::Set(v) => alloc_size(std::mem::size_of::<Set>()) + v.heap_bytes(),
-            Value::ZSet(v) => alloc_size(std::mem::size_of::<ZSet>()) + v.heap_bytes(),
+            Value::ZSet(v) => v.heap_bytes(),
             Value::Stream(v) => alloc_size(std::mem::size_of::<Stream>()) + v.heap_bytes(),
         }
     }
@@ -317,6 +318,7 @@ mod tests {
             [0, 8, 8, 16, 16, 32, 32, 48, 112, 128, 160, 224, 320, 1024, 4096]
         );
         assert_eq!(ENTRY_OVERHEAD, 108, "Entry grew: revisit the accounting");
+        assert_eq!(std::mem::size_of::<Value>(), 32);
     }
 
     #[test]
