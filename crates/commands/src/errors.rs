@@ -168,3 +168,27 @@ pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
 pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
 pub const GETKEYS_BAD_ARITY: &str = "ERR Invalid number of arguments specified for command";
 pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
+
+// ---- zset ----
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZSET_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const ZRANGE_LIMIT_RANK: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_LEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
+/// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION and friends).
+pub fn at_least_one_key(cmd: &str) -> String {
+    format!("ERR at least 1 input key is needed for '{cmd}' command")
+}
+/// `ERR value is out of range, value must between <min> and <max>` (a `long` range).
+pub fn long_out_of_range(min: i64, max: i64) -> String {
+    format!("ERR value is out of range, value must between {min} and {max}")
+}

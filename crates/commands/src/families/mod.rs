@@ -10,6 +10,7 @@ pub mod keys;
 pub mod server;
 pub mod strings;
 pub mod util;
+pub mod zsets;
 
 use crate::spec::Handler;
 
@@ -21,5 +22,6 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(keys::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());
+    v.extend(zsets::handlers());
     v
 }
