@@ -98,6 +98,12 @@ cases!(
     server_command,
     resp3,
     pending_types,
+    zset_add,
+    zset_range,
+    zset_remove_pop,
+    zset_setops,
+    zset_misc,
+    zset_resp3,
 );
 
 fn cases_dir() -> PathBuf {

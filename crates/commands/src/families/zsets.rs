@@ -920,6 +920,8 @@ fn remrange(ctx: &mut Ctx<'_, '_>, key: &[u8], q: Query<'_>) {
 pub(crate) enum PopReply {
     /// ZPOPMIN/ZPOPMAX: member, score, member, score...
     Flat,
+    /// ZPOPMIN/ZPOPMAX with a count in RESP3: [member, score] pairs.
+    Pairs,
     /// BZPOPMIN/BZPOPMAX: key, member, score.
     #[allow(dead_code)]
     FlatWithKey,
@@ -948,6 +950,7 @@ pub(crate) fn pop_first(
                     let out = &mut *ctx.out;
                     match shape {
                         PopReply::Flat => out.array(n * 2),
+                        PopReply::Pairs => out.array(n),
                         PopReply::FlatWithKey => {
                             out.array(n * 2 + 1);
                             out.bulk(key);
@@ -958,7 +961,7 @@ pub(crate) fn pop_first(
                             out.array(n);
                         }
                     }
-                    let nested = shape == PopReply::Nested;
+                    let nested = matches!(shape, PopReply::Nested | PopReply::Pairs);
                     let emit = |m: &[u8], s: f64| {
                         if nested {
                             out.array(2);
@@ -1007,15 +1010,18 @@ fn zpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], max: bool) {
         return ctx.error(errors::SYNTAX);
     }
     let mut count = 1usize;
+    let mut shape = PopReply::Flat;
     if let Some(c) = argv.get(2) {
         match parse_i64(c) {
-            None => return ctx.error(errors::NOT_INTEGER),
-            Some(n) if n < 0 => return ctx.error(errors::NOT_POSITIVE),
-            Some(0) => return ctx.out.array(0),
-            Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
+            Some(n) if n >= 0 => count = usize::try_from(n).unwrap_or(usize::MAX),
+            _ => return ctx.error(errors::NOT_POSITIVE),
+        }
+        // With a count, RESP3 replies pairs.
+        if ctx.out.is_resp3() {
+            shape = PopReply::Pairs;
         }
     }
-    if !pop_first(ctx, &argv[1..2], max, count, PopReply::Flat) {
+    if !pop_first(ctx, &argv[1..2], max, count, shape) {
         ctx.out.array(0);
     }
 }
@@ -1345,9 +1351,8 @@ fn setop_generic(
             j += 1;
         } else if card_only && remaining >= 2 && eq_ic(a, b"limit") {
             match parse_i64(argv[j + 1]) {
-                None => return ctx.error(errors::NOT_INTEGER),
-                Some(n) if n < 0 => return ctx.error(errors::LIMIT_NEGATIVE),
-                Some(n) => limit = n as u64,
+                Some(n) if n >= 0 => limit = n as u64,
+                _ => return ctx.error(errors::LIMIT_NEGATIVE),
             }
             j += 2;
         } else {
