@@ -104,6 +104,7 @@ cases!(
     zset_setops,
     zset_misc,
     zset_resp3,
+    geo,
 );
 
 fn cases_dir() -> PathBuf {

@@ -192,3 +192,30 @@ pub fn at_least_one_key(cmd: &str) -> String {
 pub fn long_out_of_range(min: i64, max: i64) -> String {
     format!("ERR value is out of range, value must between {min} and {max}")
 }
+
+// ---- geo ----
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_NEGATIVE_RADIUS: &str = "ERR radius cannot be negative";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_NEGATIVE_BOX: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER_DECODE: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
+pub const GEORADIUS_STORE_WITH: &str =
+    "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+pub const GEOSEARCHSTORE_WITH: &str =
+    "ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+/// `ERR invalid longitude,latitude pair <lon>,<lat>` (C's `%f`).
+pub fn geo_invalid_lonlat(lon: f64, lat: f64) -> String {
+    format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}")
+}
+/// GEOSEARCH without FROMMEMBER/FROMLONLAT (the command as the client typed it).
+pub fn geo_need_from(cmd: &str) -> String {
+    format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {cmd}")
+}
+/// GEOSEARCH without BYRADIUS/BYBOX (the command as the client typed it).
+pub fn geo_need_by(cmd: &str) -> String {
+    format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {cmd}")
+}

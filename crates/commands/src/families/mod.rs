@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod connection;
+pub mod geo;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -19,6 +20,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     let mut v: Vec<(&'static str, Handler)> = Vec::new();
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(geo::handlers());
     v.extend(keys::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());

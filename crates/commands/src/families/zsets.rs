@@ -337,13 +337,14 @@ fn build(items: Vec<(Vec<u8>, f64)>) -> ZSet {
 // ZADD, ZINCRBY, ZREM
 // ---------------------------------------------------------------------------------------
 
+/// ZADD's condition flags.
 #[derive(Clone, Copy, Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    incr: bool,
+pub(crate) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub incr: bool,
 }
 
 enum AddOut {
@@ -436,19 +437,34 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], incr: bool) {
         return ctx.error(errors::ZADD_INCR_PAIR);
     }
     let mut scores = Vec::with_capacity(rest.len() / 2);
+    let mut members = Vec::with_capacity(rest.len() / 2);
     for pair in rest.chunks_exact(2) {
         match parse_f64(pair[0]) {
             Some(s) => scores.push(s),
             None => return ctx.error(errors::NOT_FLOAT),
         }
+        members.push(pair[1]);
     }
-    let (db, now, key) = (ctx.db(), ctx.now_ms, argv[1]);
+    zadd_core(ctx, argv[1], f, ch, &scores, &members);
+}
+
+/// ZADD's work once its arguments are checked (GEOADD comes here too): adds or
+/// updates `members` with `scores` under the flags and replies.
+pub(crate) fn zadd_core(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    f: AddFlags,
+    ch: bool,
+    scores: &[f64],
+    members: &[&[u8]],
+) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0usize);
     let mut score = 0.0;
     // Err(true): a NaN result; Err(false): the key holds another type.
     let mut apply = |z: &mut ZSet| -> Result<(), bool> {
-        for (pair, &s) in rest.chunks_exact(2).zip(&scores) {
-            let (out, new) = zset_add(z, s, pair[1], f).map_err(|()| true)?;
+        for (m, &s) in members.iter().zip(scores) {
+            let (out, new) = zset_add(z, s, m, f).map_err(|()| true)?;
             match out {
                 AddOut::Added => added += 1,
                 AddOut::Updated => updated += 1,
