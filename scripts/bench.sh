@@ -5,7 +5,8 @@
 # scripts/test.sh, to prove the script runs.
 #
 # Usage: scripts/bench.sh [options]
-#   --tests LIST      redis-benchmark tests, comma-separated (default: set,get,incr,mset)
+#   --tests LIST      redis-benchmark tests, comma-separated (default:
+#                     set,get,incr,mset,lpush,lpop,sadd,hset,zadd,xadd)
 #   --pipeline LIST   pipeline depths, comma-separated (default: 1,16)
 #   --requests N      requests per run at -P 1 (default: 200000); a run at -P p sends
 #                     N*p (at most 10 million), so deep pipelines run long enough for
@@ -31,7 +32,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CMDLINE="scripts/bench.sh $*"
 
-TESTS="set,get,incr,mset"
+TESTS="set,get,incr,mset,lpush,lpop,sadd,hset,zadd,xadd"
 PIPELINES="1,16"
 REQUESTS=200000
 CLIENT_THREADS=$(nproc 2>/dev/null || echo 1)
@@ -55,7 +56,7 @@ while [ $# -gt 0 ]; do
         --client-threads) CLIENT_THREADS="${2:?--client-threads needs a number}"; shift 2 ;;
         --pin) PIN=1; shift ;;
         --no-build) BUILD=0; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done

@@ -105,6 +105,13 @@ cases!(
     zset_misc,
     zset_resp3,
     geo,
+    bitmaps_bits,
+    bitmaps_bitop,
+    bitmaps_bitfield,
+    bitmaps_types,
+    bitmaps_random,
+    hll_basic,
+    hll_dense,
 );
 
 fn cases_dir() -> PathBuf {

@@ -1,7 +1,9 @@
 //! Integration tests, linked into one binary: differential tests against Redis
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
-//! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`).
+//! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
+//! several connections (`blocking`).
 
+mod blocking;
 mod clients;
 mod diff;
 mod eviction;

@@ -140,6 +140,17 @@ pub struct Client {
     /// The client id the connection will have in `rebind`'s instance (taken when the
     /// move is decided, so the HELLO that authenticates can report it).
     pub rebind_id: u64,
+    /// Set by a blocking command that found nothing to serve: the connection waits on
+    /// it before the next command.
+    pub blocked: Option<std::sync::Arc<crate::blocking::Waiter>>,
+    /// Inside MULTI/EXEC or a script: blocking commands answer at once.
+    pub no_block: bool,
+    /// This client stands in for a blocked connection whose command is re-run.
+    pub serving_blocked: bool,
+    /// The re-run found nothing again (see `serving_blocked`).
+    pub reblock: bool,
+    /// (db, key) written by the current command while clients are blocked.
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
 }
 
 impl Client {
@@ -158,6 +169,11 @@ impl Client {
             front_door: None,
             rebind: None,
             rebind_id: 0,
+            blocked: None,
+            no_block: false,
+            serving_blocked: false,
+            reblock: false,
+            ready_keys: Vec::new(),
         }
     }
 

@@ -57,6 +57,8 @@ pub struct Config {
     /// A tenant database's name: `AUTH <name> <password>` opens it (not a CONFIG
     /// parameter).
     pub database: Option<String>,
+    /// A sparse HyperLogLog string grows up to this many bytes, then becomes dense.
+    pub hll_sparse_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             io_threads: 0,
             tenant: false,
             database: None,
+            hll_sparse_max_bytes: crate::hll::DEFAULT_SPARSE_MAX_BYTES,
         }
     }
 }
@@ -115,6 +118,8 @@ pub enum Kind {
     },
     /// A size with optional k/kb/m/mb/g/gb suffix.
     Memory,
+    /// A size of at least this many bytes.
+    MemoryAtLeast(u64),
     Enum(&'static [&'static str]),
     Str,
     /// A list of words (bind, save).
@@ -342,14 +347,14 @@ pub static PARAMS: &[Param] = &[
     ),
     p!(
         "proto-max-bulk-len",
-        Kind::Memory,
+        Kind::MemoryAtLeast(1024 * 1024),
         true,
         |c| c.proto_max_bulk_len.to_string(),
         |c, v| c.proto_max_bulk_len = num(v)
     ),
     p!(
         "client-query-buffer-limit",
-        Kind::Memory,
+        Kind::MemoryAtLeast(1024 * 1024),
         true,
         |c| c.client_query_buffer_limit.to_string(),
         |c, v| c.client_query_buffer_limit = num(v)
@@ -468,6 +473,13 @@ pub static PARAMS: &[Param] = &[
         |c| c.io_threads.to_string(),
         |c, v| c.io_threads = v.parse().unwrap_or(0)
     ),
+    p!(
+        "hll-sparse-max-bytes",
+        Kind::Memory,
+        true,
+        |c| c.hll_sparse_max_bytes.to_string(),
+        |c, v| c.hll_sparse_max_bytes = num(v)
+    ),
 ];
 
 /// Finds a parameter by name or alias, case-insensitively.
@@ -527,6 +539,14 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
         Kind::Memory => parse_memory(value)
             .map(|n| n.to_string())
             .ok_or_else(|| "argument must be a memory value".into()),
+        Kind::MemoryAtLeast(min) => match parse_memory(value) {
+            None => Err("argument must be a memory value".into()),
+            Some(n) if n < min => Err(format!(
+                "argument must be between {min} and {} inclusive",
+                i64::MAX
+            )),
+            Some(n) => Ok(n.to_string()),
+        },
         Kind::Enum(allowed) => {
             if allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
                 Ok(value.to_ascii_lowercase())
@@ -602,6 +622,7 @@ pub const TENANT_SETTABLE: &[&str] = &[
     "lazyfree-lazy-server-del",
     "latency-tracking",
     "latency-monitor-threshold",
+    "hll-sparse-max-bytes",
 ];
 
 /// Whether a tenant may change `name` itself.

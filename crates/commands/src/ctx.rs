@@ -21,6 +21,8 @@ pub struct Ctx<'a, 'k> {
     /// How this command records key accesses (LRU time or LFU counter, per the
     /// instance's maxmemory-policy), read once per command with the clock.
     pub access: Access,
+    /// The command's arguments, name first.
+    pub argv: &'a [&'a [u8]],
 }
 
 impl Ctx<'_, '_> {

@@ -99,6 +99,9 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     run(inst, client, out, &mut locked, spec, argv);
     drop(locked);
     let usec = started.elapsed().as_micros() as u64;
+    if !client.ready_keys.is_empty() {
+        crate::blocking::serve_ready(inst, &mut client.ready_keys);
+    }
     if spec.has(flags::WRITE) && !client.last_command_failed {
         client.dirty += 1;
     }
@@ -181,8 +184,10 @@ pub fn run(
         ks: locked,
         now_ms,
         access: inst.access_clock(now_ms),
+        argv,
     };
     handler(&mut ctx, argv);
+    crate::blocking::note_write(inst, client, spec, argv);
 }
 
 fn record(client: &mut Client, id: u32, usec: u64, rejected: bool) {

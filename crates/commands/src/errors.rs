@@ -50,6 +50,9 @@ pub const GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are n
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 pub const TIMEOUT_NEG: &str = "ERR timeout is negative";
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const CLIENT_NAME_SPACES: &str =
     "ERR Client names cannot contain spaces, newlines or special characters.";
@@ -218,4 +221,33 @@ pub fn geo_need_from(cmd: &str) -> String {
 /// GEOSEARCH without BYRADIUS/BYBOX (the command as the client typed it).
 pub fn geo_need_by(cmd: &str) -> String {
     format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {cmd}")
+}
+
+// ---- bitmaps ----
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+pub const BITPOS_BIT: &str = "ERR The bit argument must be 1 or 0.";
+pub const BITOP_NOT_ONE_KEY: &str = "ERR BITOP NOT must be called with a single source key.";
+pub const BITFIELD_TYPE: &str =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+pub const BITFIELD_RO_GET_ONLY: &str = "ERR BITFIELD_RO only supports the GET subcommand";
+
+// ---- hyperloglog ----
+pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
+pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
+pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
+
+/// `ERR Unknown PFDEBUG subcommand '<sub>'` (the subcommand as a C string).
+pub fn pfdebug_unknown(sub: &[u8]) -> String {
+    format!(
+        "ERR Unknown PFDEBUG subcommand '{}'",
+        printable(sub, usize::MAX)
+    )
+}
+
+/// A PFSELFTEST failure (`what` starts with `TESTFAILED`).
+pub fn pfselftest_failed(what: &str) -> String {
+    format!("ERR {what}")
 }

@@ -176,6 +176,8 @@ pub struct Instance {
     pub writes_refused: AtomicBool,
     /// `config.tenant`, fixed at creation and read without the config lock.
     tenant: bool,
+    /// Clients blocked in BLPOP, BZPOPMIN, XREAD BLOCK, ...
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Instance {
@@ -227,6 +229,7 @@ impl Instance {
             dirty: AtomicU64::new(0),
             writes_refused: AtomicBool::new(false),
             tenant,
+            blocking: Default::default(),
         })
     }
 

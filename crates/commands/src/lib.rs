@@ -3,6 +3,7 @@
 //! module per family. Knows no sockets: the server crate feeds it decoded arguments
 //! and sends what it writes.
 
+pub mod blocking;
 pub mod client;
 pub mod config;
 pub mod ctx;
@@ -10,6 +11,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod errors;
 pub mod families;
+pub mod hll;
 pub mod instance;
 pub mod registry;
 pub mod spec;

@@ -685,6 +685,16 @@ impl<'a> Locked<'a> {
         self.lookup(db, key, now_ms)
     }
 
+    /// The type name of a live key (expiring it if stale); touches no statistics and
+    /// no access time.
+    pub fn type_of(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&'static str> {
+        if !self.lookup(db, key, now_ms) {
+            return None;
+        }
+        let (part, _, _, h) = self.part(db, key);
+        part.table.get(h, key).map(|e| e.value.type_name())
+    }
+
     /// Removes the key if expired; true if a live key remains.
     fn lookup(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
         let (part, stats, counters, h) = self.part(db, key);

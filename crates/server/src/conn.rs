@@ -5,8 +5,11 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use commands::blocking::{Outcome, Waiter};
 use commands::client::ClientInfo;
 use commands::dispatch::{dispatch, flush_stats};
+use commands::errors;
+use commands::instance::unix_ms;
 use commands::{Client, Instance};
 use resp::{Decoded, Limits, Protocol, ReplyWriter, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -260,6 +263,24 @@ async fn run(
                             spare = recycle(argv);
                         }
                         pos += consumed;
+                        if let Some(w) = client.blocked.take() {
+                            // Out of line however this ends (an error, the task dropped).
+                            let guard = LeaveLine(inst, &w);
+                            // Replies before the blocking command go out first.
+                            write_out(stream, inst, &mut out).await?;
+                            let outcome =
+                                wait_blocked(stream, &mut rbuf, inst, &w, killed.as_mut()).await?;
+                            drop(guard);
+                            match outcome {
+                                Some(Outcome::Served(reply)) => out.raw(&reply),
+                                Some(Outcome::TimedOut) => w.on_timeout.write(&mut out),
+                                Some(Outcome::Unblocked) => {
+                                    inst.stats.record_error(errors::UNBLOCKED);
+                                    out.error(errors::UNBLOCKED);
+                                }
+                                None => return Ok(None),
+                            }
+                        }
                         if let Some(to) = client.rebind.take() {
                             rebind(inst, client, to);
                             rebound = true;
@@ -322,6 +343,71 @@ async fn run(
             if rbuf.is_empty() && rbuf.capacity() > 1024 * 1024 {
                 rbuf = Vec::with_capacity(READ_CHUNK);
             }
+        }
+    }
+}
+
+/// Takes a blocked client out of line when dropped (a no-op once it was served).
+struct LeaveLine<'a>(&'a Instance, &'a Arc<Waiter>);
+
+impl Drop for LeaveLine<'_> {
+    fn drop(&mut self) {
+        if self.1.cancel() {
+            self.0.blocking.remove(self.1);
+        }
+    }
+}
+
+/// Waits while the connection's command is blocked (see `commands::blocking`): until
+/// a write serves it, its deadline passes, CLIENT UNBLOCK, CLIENT KILL or the peer
+/// closing (None). Bytes the client sends meanwhile are buffered for afterwards.
+async fn wait_blocked(
+    stream: &mut TcpStream,
+    rbuf: &mut Vec<u8>,
+    inst: &Instance,
+    w: &Arc<Waiter>,
+    mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> std::io::Result<Option<Outcome>> {
+    let sleep = tokio::time::sleep(match w.deadline {
+        Some(at) => std::time::Duration::from_millis(at.saturating_sub(unix_ms())),
+        // Never: the other branches end the wait.
+        None => std::time::Duration::from_secs(365 * 24 * 3600),
+    });
+    tokio::pin!(sleep);
+    let mut expired = false;
+    // Returning None leaves the client in line: the caller's `LeaveLine` takes it out.
+    loop {
+        if let Some(o) = w.outcome() {
+            return Ok(Some(o));
+        }
+        tokio::select! {
+            _ = w.notify.notified() => {}
+            _ = &mut sleep, if !expired => {
+                expired = true;
+                if w.cancel() {
+                    inst.blocking.remove(w);
+                    return Ok(Some(Outcome::TimedOut));
+                }
+                // Being served right now: its reply follows.
+            }
+            _ = killed.as_mut() => {
+                return Ok(None);
+            }
+            r = stream.read_buf(rbuf) => {
+                let limit = inst.config.read().client_query_buffer_limit as usize;
+                match r {
+                    Ok(0) | Err(_) => {
+                        return Ok(None);
+                    }
+                    Ok(_) if rbuf.len() > limit => return Ok(None),
+                    Ok(n) => {
+                        inst.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    }
+                }
+            }
+        }
+        if w.info.is_killed() {
+            return Ok(None);
         }
     }
 }

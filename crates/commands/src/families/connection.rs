@@ -34,6 +34,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
         ("client|no-touch", client_no_touch),
         ("client|help", client_help),
         ("client|getredir", client_getredir),
+        ("client|unblock", client_unblock),
         ("client|unpause", client_unpause),
     ]
 }
@@ -521,6 +522,23 @@ fn client_no_touch(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// "tracking is off", which is the truth for every connection today.
 fn client_getredir(ctx: &mut Ctx, _argv: &[&[u8]]) {
     ctx.out.int(-1);
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command's wait, with its
+/// timeout reply or an UNBLOCKED error.
+fn client_unblock(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let Some(id) = super::util::parse_i64(argv[2]) else {
+        return ctx.error(errors::NOT_INTEGER);
+    };
+    use super::util::eq_ic;
+    let with_error = match argv.get(3) {
+        None => false,
+        Some(a) if eq_ic(a, b"timeout") => false,
+        Some(a) if eq_ic(a, b"error") => true,
+        Some(_) => return ctx.error(errors::UNBLOCK_REASON),
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.inst.blocking.unblock(id, with_error));
+    ctx.out.int(i64::from(done));
 }
 
 /// Clients are never paused (CLIENT PAUSE is not served), so there is nothing to undo.

@@ -4,9 +4,11 @@
 //! `Keyspace` method that takes locks (`lock*`, `db_info`, `stats`) while the command's
 //! `Locked` is alive: shard locks are not re-entrant. Errors come from `crate::errors`.
 
+pub mod bitmaps;
 pub mod command;
 pub mod connection;
 pub mod geo;
+pub mod hyperloglog;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -18,9 +20,11 @@ use crate::spec::Handler;
 /// Every served command: (spec name, handler). A spec without an entry here is not served.
 pub fn handlers() -> Vec<(&'static str, Handler)> {
     let mut v: Vec<(&'static str, Handler)> = Vec::new();
+    v.extend(bitmaps::handlers());
     v.extend(command::handlers());
     v.extend(connection::handlers());
     v.extend(geo::handlers());
+    v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
     v.extend(server::handlers());
     v.extend(strings::handlers());

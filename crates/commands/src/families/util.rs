@@ -924,10 +924,7 @@ pub(crate) mod testkit {
         }
 
         fn handler(name: &str) -> Handler {
-            let all = super::super::strings::handlers()
-                .into_iter()
-                .chain(super::super::keys::handlers());
-            for (n, h) in all {
+            for (n, h) in super::super::handlers() {
                 if n == name {
                     return h;
                 }
@@ -955,6 +952,7 @@ pub(crate) mod testkit {
                 ks: &mut locked,
                 now_ms,
                 access: self.inst.access_clock(now_ms),
+                argv,
             };
             h(&mut ctx, argv);
             drop(locked);
