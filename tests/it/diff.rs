@@ -105,6 +105,7 @@ cases!(
     zset_misc,
     zset_resp3,
     geo,
+    zset_blocking,
     bitmaps_bits,
     bitmaps_bitop,
     bitmaps_bitfield,

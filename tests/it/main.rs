@@ -1,7 +1,7 @@
 //! Integration tests, linked into one binary: differential tests against Redis
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
-//! several connections (`blocking`).
+//! several connections (`blocking`, `zset_blocking`).
 
 mod blocking;
 mod clients;
@@ -10,3 +10,4 @@ mod eviction;
 mod lifecycle;
 mod rdb;
 mod robust;
+mod zset_blocking;

@@ -13,6 +13,7 @@ use rand::Rng;
 use resp::ReplyWriter;
 
 use super::util::{eq_ic, new_entry, parse_cursor, parse_f64, parse_i64, touches};
+use crate::blocking::{self, Block, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::spec::Handler;
@@ -43,6 +44,9 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
         ("zpopmin", zpopmin),
         ("zpopmax", zpopmax),
         ("zmpop", zmpop),
+        ("bzpopmin", bzpopmin),
+        ("bzpopmax", bzpopmax),
+        ("bzmpop", bzmpop),
         ("zrandmember", zrandmember),
         ("zunion", zunion),
         ("zinter", zinter),
@@ -939,7 +943,6 @@ pub(crate) enum PopReply {
     /// ZPOPMIN/ZPOPMAX with a count in RESP3: [member, score] pairs.
     Pairs,
     /// BZPOPMIN/BZPOPMAX: key, member, score.
-    #[allow(dead_code)]
     FlatWithKey,
     /// ZMPOP/BZMPOP: key, then an array of [member, score] pairs.
     Nested,
@@ -1097,6 +1100,62 @@ fn zmpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     if !pop_first(ctx, &a.keys, a.max, a.count, PopReply::Nested) {
         ctx.out.null_array();
     }
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    bzpop(ctx, argv, false);
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    bzpop(ctx, argv, true);
+}
+
+fn bzpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], max: bool) {
+    let Some((&timeout, keys)) = argv[1..].split_last() else {
+        return ctx.error(&errors::wrong_arity("bzpopmin"));
+    };
+    let deadline = match blocking::timeout_secs(timeout, ctx.now_ms) {
+        Ok(d) => d,
+        Err(e) => return ctx.error(e),
+    };
+    if pop_first(ctx, keys, max, 1, PopReply::FlatWithKey) {
+        return;
+    }
+    block_or_null(ctx, keys, deadline);
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: the arguments are
+/// checked before the timeout, as Redis does.
+fn bzmpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let a = match parse_mpop(&argv[2..]) {
+        Ok(a) => a,
+        Err(e) => return ctx.error(e),
+    };
+    let deadline = match blocking::timeout_secs(argv[1], ctx.now_ms) {
+        Ok(d) => d,
+        Err(e) => return ctx.error(e),
+    };
+    if pop_first(ctx, &a.keys, a.max, a.count, PopReply::Nested) {
+        return;
+    }
+    block_or_null(ctx, &a.keys, deadline);
+}
+
+/// Nothing to pop: wait for a write to one of `keys`, or (inside MULTI or a script)
+/// reply as a timeout would.
+fn block_or_null(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], deadline: Option<u64>) {
+    if !ctx.may_block() {
+        return ctx.out.null_array();
+    }
+    ctx.block(Block {
+        keys,
+        deadline,
+        on_timeout: OnTimeout::NullArray,
+        kind: "zset",
+        argv: None,
+    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1696,6 +1755,23 @@ mod tests {
             run(&mut k, "zunionstore d 0 a"),
             "-ERR at least 1 input key is needed for 'zunionstore' command\r\n"
         );
+    }
+
+    #[test]
+    fn blocking_pops_reply_as_a_timeout_when_they_may_not_block() {
+        let mut k = Kit::new();
+        k.client.no_block = true;
+        assert_eq!(run(&mut k, "bzpopmin nokey 0"), "*-1\r\n");
+        assert_eq!(run(&mut k, "bzmpop 0 1 nokey max"), "*-1\r\n");
+        assert!(k.client.blocked.is_none());
+        run(&mut k, "zadd z 1 a");
+        assert_eq!(
+            run(&mut k, "bzpopmax nokey z 0"),
+            "*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"
+        );
+        k.client.no_block = false;
+        assert_eq!(run(&mut k, "bzpopmin nokey 0"), "");
+        assert!(k.client.blocked.is_some(), "blocked, no reply");
     }
 
     #[test]
