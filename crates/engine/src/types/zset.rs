@@ -13,9 +13,10 @@
 //! * `listpack` ([`ZSet::Pack`]), up to [`PACK_MAX_ENTRIES`] members of at most
 //!   [`PACK_MAX_VALUE`] bytes: one exact-size byte buffer held inline in the value. It
 //!   starts with the member count (one byte), then each entry: the member's length as a
-//!   varint, the member, and the score. A score that is an integer of magnitude below 2^53
-//!   (`-0` becomes 0, as in Redis's listpack) is a varint of its zigzag code shifted left once (so 0..31 and -1..-32 take
-//!   one byte, geo hashes eight); any other score is the byte 1 and its 8 IEEE bytes.
+//!   varint, the member, and the score as a varint code: an integer of magnitude below
+//!   2^53 (`-0` becomes 0, as in Redis's listpack) takes one byte for -32..31; a short
+//!   decimal such as 1.5 (m / 10^e that gives the score back exactly) two or three; any
+//!   other score is the code 1 and its 8 IEEE bytes (see `short_code`).
 //! * `skiplist` ([`ZSet::Tree`]): an order-statistics treap keyed by (score, member)
 //!   whose nodes live in an arena, plus a hash index member → node: O(1) score lookups,
 //!   O(log n) expected inserts, deletes, ranks and rank selection. Arena slots are stable
@@ -316,22 +317,48 @@ fn get_varint(b: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
-/// The varint code of an integral score, if it has one.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 #[inline]
-fn int_code(s: f64) -> Option<u64> {
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+#[inline]
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// The varint code of a score that has a short one: an integer of magnitude below 2^53
+/// (`zigzag << 1`), or a decimal `m / 10^e` (|m| < 2^53, 1 <= e <= 15) that gives the
+/// score back exactly (`(zigzag(m) << 4 | e) << 2 | 3`). Other scores are stored raw
+/// (code 1, then 8 bytes).
+#[inline]
+fn short_code(s: f64) -> Option<u64> {
     const LIMIT: f64 = (1u64 << 53) as f64;
     // -0 is stored as 0, as Redis's listpack stores it.
     if s.fract() == 0.0 && s.abs() < LIMIT {
-        let i = s as i64;
-        let zz = ((i << 1) ^ (i >> 63)) as u64;
-        Some(zz << 1)
-    } else {
-        None
+        return Some(zigzag(s as i64) << 1);
     }
+    if !s.is_finite() {
+        return None;
+    }
+    for (e, &p) in POW10.iter().enumerate().skip(1) {
+        let m = s * p;
+        if m.abs() >= LIMIT {
+            break;
+        }
+        if m.fract() == 0.0 && m / p == s {
+            return Some(((zigzag(m as i64) << 4 | e as u64) << 2) | 3);
+        }
+    }
+    None
 }
 
 fn push_score(out: &mut Vec<u8>, s: f64) {
-    match int_code(s) {
+    match short_code(s) {
         Some(c) => put_varint(out, c),
         None => {
             out.push(1);
@@ -343,21 +370,25 @@ fn push_score(out: &mut Vec<u8>, s: f64) {
 #[inline]
 fn get_score(b: &[u8], pos: &mut usize) -> f64 {
     let c = get_varint(b, pos);
-    if c & 1 == 1 {
-        let mut raw = [0u8; 8];
-        raw.copy_from_slice(&b[*pos..*pos + 8]);
-        *pos += 8;
-        f64::from_le_bytes(raw)
-    } else {
-        let zz = c >> 1;
-        (((zz >> 1) as i64) ^ -((zz & 1) as i64)) as f64
+    match c & 3 {
+        1 => {
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(&b[*pos..*pos + 8]);
+            *pos += 8;
+            f64::from_le_bytes(raw)
+        }
+        3 => {
+            let e = ((c >> 2) & 15) as usize;
+            unzigzag(c >> 6) as f64 / POW10[e]
+        }
+        _ => unzigzag(c >> 1) as f64,
     }
 }
 
 fn entry_len(m: &[u8], s: f64) -> usize {
     varint_len(m.len() as u64)
         + m.len()
-        + match int_code(s) {
+        + match short_code(s) {
             Some(c) => varint_len(c),
             None => 9,
         }
@@ -1097,6 +1128,19 @@ mod tests {
             f64::NEG_INFINITY,
             f64::MIN_POSITIVE,
             1.5e300,
+            1.5,
+            -13.5,
+            0.1,
+            0.3,
+            0.1 + 0.2,
+            123.456,
+            -0.000123,
+            1e-15,
+            1e-16,
+            4503599627370495.5,
+            9007199254740993.0,
+            f64::MAX,
+            -f64::MIN_POSITIVE / 3.0,
         ];
         for s in scores {
             let mut v = Vec::new();
@@ -1107,9 +1151,15 @@ mod tests {
             assert_eq!(back.to_bits(), want.to_bits(), "{s}");
             assert_eq!(pos, v.len());
         }
-        let mut v = Vec::new();
-        push_score(&mut v, 7.0);
-        assert_eq!(v.len(), 1, "small integers take one byte");
+        let len = |s: f64| {
+            let mut v = Vec::new();
+            push_score(&mut v, s);
+            v.len()
+        };
+        assert_eq!(len(7.0), 1, "small integers take one byte");
+        assert_eq!(len(1.5), 2, "short decimals take two");
+        assert_eq!(len(13.5), 3);
+        assert_eq!(len(0.1 + 0.2), 9, "others are raw");
     }
 
     #[test]
@@ -1247,7 +1297,12 @@ mod tests {
                     }
                     Op::InsertFrac(m, s) => {
                         let m = member(m);
-                        let s = f64::from(s) / 7.0 - 4000.0;
+                        // Short decimals (the packed decimal code) and others.
+                        let s = if s % 2 == 0 {
+                            f64::from(s) / 7.0 - 4000.0
+                        } else {
+                            f64::from(s) / 100.0 - 300.0
+                        };
                         prop_assert_eq!(z.insert(&m, s), model.insert(&m, s));
                     }
                     Op::Remove(m) => {
