@@ -9,6 +9,8 @@
 //! Redis's earth radius, the choice of the nine cells a search visits and the order it
 //! visits them in (which is the reply order when no sorting is asked for).
 
+use std::cmp::Ordering;
+
 use engine::types::ZSet;
 use resp::ReplyWriter;
 
@@ -469,6 +471,132 @@ fn search_shape(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
         last = Some(i);
     }
     out
+}
+
+/// Redis's partial quicksort (`pqsort`, Bentley and McIlroy's quicksort that only
+/// recurses into parts overlapping positions `lrange..=rrange`). GEO searches with a
+/// COUNT sort with it, so the order of equally distant results depends on it: it is
+/// reproduced step for step, as Redis 7.0 has it (without the switch to insertion sort
+/// after a partition that swapped nothing, which later versions added: checked against
+/// redis-server 7.0.15 on searches full of ties).
+fn pqsort<T>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> Ordering, lrange: usize, rrange: usize) {
+    pqsort_part(v, 0, v.len(), cmp, lrange, rrange);
+}
+
+fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &dyn Fn(&T, &T) -> Ordering) -> usize {
+    let lt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Less;
+    let gt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Greater;
+    if lt(a, b) {
+        if lt(b, c) {
+            b
+        } else if lt(a, c) {
+            c
+        } else {
+            a
+        }
+    } else if gt(b, c) {
+        b
+    } else if lt(a, c) {
+        a
+    } else {
+        c
+    }
+}
+
+fn insertion_sort<T>(v: &mut [T], a: usize, n: usize, cmp: &dyn Fn(&T, &T) -> Ordering) {
+    for m in a + 1..a + n {
+        let mut l = m;
+        while l > a && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+            v.swap(l, l - 1);
+            l -= 1;
+        }
+    }
+}
+
+fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for k in 0..n {
+        v.swap(a + k, b + k);
+    }
+}
+
+fn pqsort_part<T>(
+    v: &mut [T],
+    mut a: usize,
+    mut n: usize,
+    cmp: &dyn Fn(&T, &T) -> Ordering,
+    lrange: usize,
+    rrange: usize,
+) {
+    // Whether the part [s, s + len) holds any of the positions to sort.
+    let wanted = |s: usize, len: usize| !(rrange < s || lrange >= s + len);
+    loop {
+        if n < 7 {
+            return insertion_sort(v, a, n, cmp);
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let mut pl = a;
+            let mut pn = a + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = med3(v, pm - d, pm, pm + d, cmp);
+                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = med3(v, pl, pm, pn, cmp);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        loop {
+            while pb <= pc {
+                let c = cmp(&v[pb], &v[a]);
+                if c == Ordering::Greater {
+                    break;
+                }
+                if c == Ordering::Equal {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                let c = cmp(&v[pc], &v[a]);
+                if c == Ordering::Less {
+                    break;
+                }
+                if c == Ordering::Equal {
+                    v.swap(pc, pd);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        vecswap(v, a, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        vecswap(v, pb, pn - r, r);
+        let r = pb - pa;
+        if r > 1 && wanted(a, r) {
+            pqsort_part(v, a, r, cmp, lrange, rrange);
+        }
+        let r = pd - pc;
+        if r > 1 {
+            a = pn - r;
+            n = r;
+            if wanted(a, n) {
+                continue;
+            }
+        }
+        return;
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -974,14 +1102,26 @@ fn radius_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], src_at: usize, flags: u
     if points.is_empty() && storekey.is_none() {
         return ctx.out.array(0);
     }
-    match sort {
-        Sort::Asc => points.sort_by(|a, b| a.dist.total_cmp(&b.dist)),
-        Sort::Desc => points.sort_by(|a, b| b.dist.total_cmp(&a.dist)),
-        Sort::None => {}
+    let returned = if count == 0 {
+        points.len()
+    } else {
+        points
+            .len()
+            .min(usize::try_from(count).unwrap_or(usize::MAX))
+    };
+    if sort != Sort::None {
+        let asc = |a: &Point, b: &Point| a.dist.partial_cmp(&b.dist).unwrap_or(Ordering::Equal);
+        let desc = |a: &Point, b: &Point| asc(b, a);
+        let cmp: &dyn Fn(&Point, &Point) -> Ordering = if sort == Sort::Asc { &asc } else { &desc };
+        if returned == points.len() {
+            // Redis sorts everything with the C library's qsort: glibc's is a stable
+            // merge sort, as Rust's sort is.
+            points.sort_by(cmp);
+        } else if returned > 0 {
+            pqsort(&mut points, cmp, 0, returned - 1);
+        }
     }
-    if count != 0 {
-        points.truncate(usize::try_from(count).unwrap_or(usize::MAX));
-    }
+    points.truncate(returned);
     for p in points.iter_mut() {
         p.dist /= conversion;
     }
@@ -1043,6 +1183,40 @@ mod tests {
         for v in [0u32, 1, 0xffff_ffff, 0x1234_5678] {
             for w in [0u32, 7, 0x8000_0001] {
                 assert_eq!(deinterleave(interleave(v, w)), (v, w));
+            }
+        }
+    }
+
+    #[test]
+    fn pqsort_sorts_the_asked_range() {
+        let mut rng = 12345u64;
+        for n in [0usize, 1, 5, 7, 8, 40, 41, 100, 500] {
+            for k in [1usize, 3, 10, 50] {
+                let mut v: Vec<(u32, usize)> = (0..n)
+                    .map(|i| {
+                        rng = rng
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        (((rng >> 33) % 20) as u32, i)
+                    })
+                    .collect();
+                let mut want: Vec<u32> = v.iter().map(|x| x.0).collect();
+                want.sort();
+                let k = k.min(n);
+                if k == 0 {
+                    continue;
+                }
+                pqsort(
+                    &mut v,
+                    &|a: &(u32, usize), b: &(u32, usize)| a.0.cmp(&b.0),
+                    0,
+                    k - 1,
+                );
+                let got: Vec<u32> = v[..k].iter().map(|x| x.0).collect();
+                assert_eq!(got, want[..k], "n={n} k={k}");
+                let mut ids: Vec<usize> = v.iter().map(|x| x.1).collect();
+                ids.sort();
+                assert_eq!(ids, (0..n).collect::<Vec<_>>(), "a permutation");
             }
         }
     }
