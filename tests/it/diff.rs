@@ -106,6 +106,7 @@ cases!(
     zset_resp3,
     geo,
     zset_blocking,
+    zset_sets,
     bitmaps_bits,
     bitmaps_bitop,
     bitmaps_bitfield,
