@@ -1824,14 +1824,40 @@ mod tests {
     #[test]
     fn accounting_stays_exact() {
         let mut k = Kit::new();
-        for i in 0..300 {
-            run(&mut k, &format!("zadd big {i} m{i}"));
+        let long = "y".repeat(80);
+        let mut script: Vec<String> = (0..300).map(|i| format!("zadd big {i} m{i}")).collect();
+        script.extend(
+            [
+                "zadd small 1 a 2 b",
+                "zincrby small 5 a",
+                "zadd small 1.5 c 0.25 d",
+                "zrem small d",
+                "zremrangebyrank big 0 250",
+                "zremrangebyscore big 260 270",
+                "zunionstore u 2 big small",
+                "zinterstore i 2 big big",
+                "zdiffstore df 2 big small",
+                "zrangestore r big 0 20",
+                "zpopmin u 3",
+                "zpopmax u 200",
+                "zmpop 1 r max count 5",
+                "geoadd g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+                "geosearchstore gs g fromlonlat 15 37 byradius 200 km storedist",
+                "georadius g 15 37 200 km store gr",
+                "zrem small a b c",
+                "zremrangebylex i - +",
+                "del big",
+            ]
+            .map(String::from),
+        );
+        script.push(format!("zadd small 1 {long}"));
+        script.push(format!("zrem small {long}"));
+        for line in &script {
+            run(&mut k, line);
+            k.inst.ks.check_accounting();
         }
-        run(&mut k, "zadd small 1 a 2 b");
-        run(&mut k, "zremrangebyrank big 0 250");
-        run(&mut k, "zincrby small 5 a");
-        run(&mut k, "zunionstore u 2 big small");
-        run(&mut k, "zpopmin u 3");
-        k.inst.ks.check_accounting();
+        assert_eq!(run(&mut k, "exists small i"), ":0\r\n");
+        run(&mut k, "flushall");
+        assert_eq!(k.inst.ks.used_memory(), 0);
     }
 }
