@@ -21,7 +21,8 @@
 //!   whose nodes live in an arena, plus a hash index member → node: O(1) score lookups,
 //!   O(log n) expected inserts, deletes, ranks and rank selection. Arena slots are stable
 //!   while a member is present (freed slots go to a free list), which is what ZSCAN's
-//!   cursor walks.
+//!   cursor walks; when most slots are free the arena is rebuilt to give memory back,
+//!   and ZSCAN cursors from before that start over (duplicates, never misses).
 //!
 //! A pack converts to a tree when it would grow past the limits; a tree never converts
 //! back by itself ([`ZSet::compact`] does, for stored results, as Redis does).
@@ -569,6 +570,9 @@ pub struct Tree {
     /// Heap bytes of the members (each rounded to its size class).
     member_bytes: usize,
     rng: u64,
+    /// Bumped by every rebuild (which moves members to other slots): ZSCAN cursors carry
+    /// it, and a cursor from before a rebuild starts over (see [`Tree::scan`]).
+    epoch: u32,
 }
 
 impl Tree {
@@ -582,6 +586,7 @@ impl Tree {
             live: 0,
             member_bytes: 0,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (n as u64),
+            epoch: 0,
         }
     }
 
@@ -847,6 +852,7 @@ impl Tree {
         }
         let mut t = Tree::with_capacity(self.live);
         t.rng = self.rng;
+        t.epoch = self.epoch.wrapping_add(1);
         let n = self.live;
         if n > 0 {
             let mut items: Vec<(Box<[u8]>, f64)> = Vec::with_capacity(n);
@@ -983,8 +989,16 @@ impl Tree {
         self.collect_nodes(self.n(t).right, out);
     }
 
+    /// The cursor is `epoch << 32 | slot`. Members keep their slot while they live, so
+    /// a walk over the slots sees every member present throughout; a cursor from before a
+    /// rebuild (another epoch) starts over from slot 0, which may return members twice
+    /// (SCAN allows it) but never misses one.
     fn scan(&self, cursor: u64, count: usize, f: &mut dyn FnMut(&[u8], f64)) -> u64 {
-        let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+        let mut i = if (cursor >> 32) as u32 == self.epoch {
+            (cursor & 0xffff_ffff) as usize
+        } else {
+            0
+        };
         let mut seen = 0;
         while i < self.nodes.len() && seen < count.max(1) {
             let n = &self.nodes[i];
@@ -1001,7 +1015,7 @@ impl Tree {
         if i >= self.nodes.len() {
             0
         } else {
-            i as u64
+            (u64::from(self.epoch) << 32) | i as u64
         }
     }
 
@@ -1229,6 +1243,31 @@ mod tests {
         assert_eq!(z.remove_range(0, 899), 900);
         assert!(z.heap_bytes() < before / 4);
         assert_eq!(z.len(), 100);
+    }
+
+    #[test]
+    fn scan_across_a_rebuild_misses_nothing() {
+        let mut z = ZSet::new();
+        for i in 0..1000 {
+            z.insert(format!("{i}").as_bytes(), f64::from(i));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = z.scan(0, 20, |m, _| {
+            seen.insert(m.to_vec());
+        });
+        assert_ne!(cursor, 0);
+        // Removing most members rebuilds the arena: survivors move to other slots.
+        let before = z.heap_bytes();
+        z.remove_range(0, 899);
+        assert!(z.heap_bytes() < before / 4, "memory given back");
+        while cursor != 0 {
+            cursor = z.scan(cursor, 20, |m, _| {
+                seen.insert(m.to_vec());
+            });
+        }
+        for i in 900..1000 {
+            assert!(seen.contains(format!("{i}").as_bytes()), "{i} missed");
+        }
     }
 
     #[test]
