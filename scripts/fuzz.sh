@@ -7,7 +7,7 @@ set -euo pipefail
 seconds="${1:-60}"
 cd "$(dirname "$0")/../fuzz"
 
-targets=(request_decoder frame_parser rdb_reader node_record)
+targets=(request_decoder frame_parser rdb_reader listpack node_record)
 for target in "${targets[@]}"; do
     echo "==> fuzzing ${target} for ${seconds}s"
     mkdir -p "corpus/${target}"

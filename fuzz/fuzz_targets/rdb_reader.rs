@@ -1,7 +1,9 @@
-//! Fuzzes the RDB reader with untrusted files: it must never panic nor allocate for
-//! lengths the data does not back (libFuzzer's memory limits catch that), and
-//! whatever loads must come back unchanged through a write and a second load. The
-//! LZF decoder gets the same bytes with a claimed size taken from the first byte.
+//! Fuzzes the RDB reader with untrusted files (strings, and collections in every
+//! encoding with the listpacks, ziplists, intsets and zipmaps inside them): it must
+//! never panic nor allocate for lengths the data does not back (libFuzzer's memory
+//! limits catch that), and whatever loads must come back unchanged through a write
+//! and a second load. The LZF decoder gets the same bytes with a claimed size taken
+//! from the first byte.
 
 #![no_main]
 
@@ -10,14 +12,54 @@ use libfuzzer_sys::fuzz_target;
 
 const NOW: u64 = 1_700_000_000_000;
 
-/// Every live key, sorted: (db, key, value bytes, expiry).
-fn contents(ks: &Keyspace) -> Vec<(usize, Vec<u8>, Vec<u8>, u64)> {
+/// A value compared by contents: sets and hashes sorted, scores by their bits.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Canon {
+    Str(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Set(Vec<Vec<u8>>),
+    ZSet(Vec<(Vec<u8>, u64)>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Stream(usize),
+}
+
+fn canon(v: &Value) -> Canon {
+    match v {
+        Value::Str(s) => Canon::Str(s.to_vec()),
+        Value::List(l) => {
+            let mut out = Vec::new();
+            l.for_each(|e| out.push(e.to_vec()));
+            Canon::List(out)
+        }
+        Value::Set(s) => {
+            let mut out = Vec::new();
+            s.for_each(|m| out.push(m.to_vec()));
+            out.sort();
+            Canon::Set(out)
+        }
+        Value::ZSet(z) => {
+            let mut out = Vec::new();
+            z.for_each(|m, score| out.push((m.to_vec(), score.to_bits())));
+            out.sort();
+            Canon::ZSet(out)
+        }
+        Value::Hash(h) => {
+            let mut out = Vec::new();
+            h.for_each(|f, v| out.push((f.to_vec(), v.to_vec())));
+            out.sort();
+            Canon::Hash(out)
+        }
+        Value::Stream(s) => Canon::Stream(s.len()),
+    }
+}
+
+/// Every live key, sorted: (db, key, value, expiry).
+fn contents(ks: &Keyspace) -> Vec<(usize, Vec<u8>, Canon, u64)> {
     let mut out = Vec::new();
     let l = ks.lock_all();
     for db in 0..ks.databases() {
         l.for_each(db, NOW, |e| {
-            let Value::Str(s) = &e.value;
-            out.push((db, e.key.to_vec(), s.to_vec(), e.expire_at()));
+            out.push((db, e.key.to_vec(), canon(&e.value), e.expire_at()));
         });
     }
     out.sort();

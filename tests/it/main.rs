@@ -1,13 +1,18 @@
 //! Integration tests, linked into one binary: differential tests against Redis
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
-//! several connections (`blocking`, `zset_blocking`).
+//! several connections (`blocking`, `zset_blocking`), blocking list commands woken by other clients
+//! (`lists_blocking`), random list command sequences (`lists_random`).
 
 mod blocking;
 mod clients;
 mod diff;
 mod eviction;
 mod lifecycle;
+mod lists_blocking;
+mod lists_random;
 mod rdb;
+mod rdb_streams;
 mod robust;
+mod streams_block;
 mod zset_blocking;

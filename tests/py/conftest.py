@@ -113,3 +113,18 @@ def r(server):
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture
+def make_client(server):
+    """Opens more decoded clients on the same server (closed after the test)."""
+    made = []
+
+    def make():
+        c = server.client()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()

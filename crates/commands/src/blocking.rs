@@ -60,11 +60,16 @@ pub struct Block<'a> {
     pub on_timeout: OnTimeout,
     /// The type a key must hold for a write to it to wake the client ("list", "zset",
     /// "stream"); a write that leaves another type there leaves the client blocked.
+    /// [`ANY_KIND`]: every write to the key re-runs the command (XREADGROUP, which
+    /// answers an error when its stream is deleted or replaced).
     pub kind: &'static str,
     /// The argv the command is re-run with, when it differs from the one it came with
     /// (XREAD with `$` replaced by the stream's last id at the time of blocking).
     pub argv: Option<Vec<Vec<u8>>>,
 }
+
+/// [`Block::kind`] for a command woken by any write to its keys, whatever they hold.
+pub const ANY_KIND: &str = "*";
 
 /// A blocking timeout in seconds (BLPOP, BZPOPMIN, BLMOVE, ...): a float, as Redis's
 /// `getTimeoutFromObjectOrReply` reads it. `Ok(None)`: block forever (0); otherwise the
@@ -365,6 +370,34 @@ pub fn serve_ready(inst: &Instance, ready: &mut Vec<(usize, Vec<u8>)>) {
     }
 }
 
+/// Moves the key that became ready to the front of a BLPOP-style key list, so the
+/// re-run serves from it, as Redis serves a waiter from the key that was written
+/// (several of a waiter's keys can fill in one EXEC). Key lists are one run of
+/// arguments: BLPOP/BRPOP/BZPOPMIN/BZPOPMAX `key ... timeout`, BLMPOP/BZMPOP
+/// `timeout numkeys key ...`; BLMOVE and BRPOPLPUSH have one source key.
+fn ready_key_first(argv: &mut [&[u8]], key: &[u8]) {
+    let name = argv
+        .first()
+        .map(|n| n.to_ascii_lowercase())
+        .unwrap_or_default();
+    let keys = match name.as_slice() {
+        b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" if argv.len() > 2 => 1..argv.len() - 1,
+        b"blmpop" | b"bzmpop" => {
+            let n = argv
+                .get(2)
+                .and_then(|a| parse_i64(a))
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0);
+            3..(3 + n).min(argv.len())
+        }
+        _ => return,
+    };
+    let run = &mut argv[keys];
+    if let Some(i) = run.iter().position(|k| *k == key) {
+        run[..=i].rotate_right(1);
+    }
+}
+
 enum Served {
     /// Served; these keys were written by the re-run.
     Yes(Vec<(usize, Vec<u8>)>),
@@ -382,7 +415,10 @@ fn serve_one(inst: &Instance, w: &Arc<Waiter>, db: usize, key: &[u8]) -> Served 
     {
         return Served::No;
     }
-    let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+    let mut argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+    if matches!(w.kind, "list" | "zset") {
+        ready_key_first(&mut argv, key);
+    }
     let reg = registry();
     let Some(spec) = argv
         .first()
@@ -399,7 +435,7 @@ fn serve_one(inst: &Instance, w: &Arc<Waiter>, db: usize, key: &[u8]) -> Served 
     {
         let mut locked = lock_for(inst, spec, &argv);
         let now = crate::instance::unix_ms();
-        if locked.type_of(db, key, now) != Some(w.kind) {
+        if w.kind != ANY_KIND && locked.type_of(db, key, now) != Some(w.kind) {
             drop(locked);
             w.state.store(WAITING, Release);
             return Served::WrongKind;
@@ -440,6 +476,32 @@ mod tests {
         assert_eq!(timeout_ms(b"1.5", now), Err(errors::TIMEOUT_NOT_INTEGER));
         assert_eq!(timeout_ms(b"-5", now), Err(errors::TIMEOUT_NEG));
         assert_eq!(timeout_ms(i64::MAX.to_string().as_bytes(), now), Ok(None));
+    }
+
+    #[test]
+    fn the_ready_key_is_tried_first() {
+        let order = |cmd: &str, key: &str| {
+            let mut v: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
+            ready_key_first(&mut v, key.as_bytes());
+            v.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(order("BLPOP a b c 0", "c"), "BLPOP c a b 0");
+        assert_eq!(order("BLPOP a b c 0", "a"), "BLPOP a b c 0");
+        assert_eq!(order("bzpopmin a b 1.5", "b"), "bzpopmin b a 1.5");
+        assert_eq!(
+            order("BLMPOP 0 3 a b c LEFT COUNT 2", "b"),
+            "BLMPOP 0 3 b a c LEFT COUNT 2"
+        );
+        // A key named like the timeout is not confused with it.
+        assert_eq!(order("BLPOP a 0 0", "0"), "BLPOP 0 a 0");
+        assert_eq!(
+            order("BLMOVE a b LEFT LEFT 0", "a"),
+            "BLMOVE a b LEFT LEFT 0"
+        );
+        assert_eq!(order("BLMPOP 0 99 a b", "b"), "BLMPOP 0 99 b a");
     }
 
     #[test]

@@ -59,6 +59,12 @@ pub struct Config {
     pub database: Option<String>,
     /// A sparse HyperLogLog string grows up to this many bytes, then becomes dense.
     pub hll_sparse_max_bytes: u64,
+    /// A hash stays a listpack while it has at most this many fields...
+    pub hash_max_listpack_entries: u64,
+    /// ... and no field or value longer than this many bytes.
+    pub hash_max_listpack_value: u64,
+    /// A set of integers stays an intset while it has at most this many members.
+    pub set_max_intset_entries: u64,
 }
 
 impl Default for Config {
@@ -104,6 +110,9 @@ impl Default for Config {
             tenant: false,
             database: None,
             hll_sparse_max_bytes: crate::hll::DEFAULT_SPARSE_MAX_BYTES,
+            hash_max_listpack_entries: engine::types::hash::MAX_LISTPACK_ENTRIES as u64,
+            hash_max_listpack_value: engine::types::hash::MAX_LISTPACK_VALUE as u64,
+            set_max_intset_entries: engine::types::set::MAX_INTSET_ENTRIES as u64,
         }
     }
 }
@@ -480,6 +489,35 @@ pub static PARAMS: &[Param] = &[
         |c| c.hll_sparse_max_bytes.to_string(),
         |c, v| c.hll_sparse_max_bytes = num(v)
     ),
+    Param {
+        name: "hash-max-listpack-entries",
+        aliases: &["hash-max-ziplist-entries"],
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        mutable: true,
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: |c, v| c.hash_max_listpack_entries = num(v),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        aliases: &["hash-max-ziplist-value"],
+        kind: Kind::Memory,
+        mutable: true,
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: |c, v| c.hash_max_listpack_value = num(v),
+    },
+    p!(
+        "set-max-intset-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.set_max_intset_entries.to_string(),
+        |c, v| c.set_max_intset_entries = num(v)
+    ),
 ];
 
 /// Finds a parameter by name or alias, case-insensitively.
@@ -623,6 +661,9 @@ pub const TENANT_SETTABLE: &[&str] = &[
     "latency-tracking",
     "latency-monitor-threshold",
     "hll-sparse-max-bytes",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
 ];
 
 /// Whether a tenant may change `name` itself.

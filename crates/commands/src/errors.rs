@@ -181,19 +181,10 @@ pub const ZRANGE_LIMIT_RANK: &str =
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
 pub const ZRANGE_WITHSCORES_LEX: &str =
     "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
-pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
-pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
-pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
 pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
-pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
-pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
 /// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION and friends).
 pub fn at_least_one_key(cmd: &str) -> String {
     format!("ERR at least 1 input key is needed for '{cmd}' command")
-}
-/// `ERR value is out of range, value must between <min> and <max>` (a `long` range).
-pub fn long_out_of_range(min: i64, max: i64) -> String {
-    format!("ERR value is out of range, value must between {min} and {max}")
 }
 
 // ---- geo ----
@@ -221,6 +212,86 @@ pub fn geo_need_from(cmd: &str) -> String {
 /// GEOSEARCH without BYRADIUS/BYBOX (the command as the client typed it).
 pub fn geo_need_by(cmd: &str) -> String {
     format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {cmd}")
+}
+
+// ---- streams ----
+
+pub const STREAM_INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub const STREAM_INVALID_START: &str = "ERR invalid start ID for the interval";
+pub const STREAM_INVALID_END: &str = "ERR invalid end ID for the interval";
+pub const STREAM_MAXLEN_AND_MINID: &str =
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
+pub const STREAM_MAXLEN_NEGATIVE: &str = "ERR The MAXLEN argument must be >= 0.";
+pub const STREAM_LIMIT_NEGATIVE: &str = "ERR The LIMIT argument must be >= 0.";
+pub const STREAM_LIMIT_NO_STRATEGY: &str =
+    "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
+pub const STREAM_XTRIM_NO_STRATEGY: &str =
+    "ERR syntax error, XTRIM must be called with a trimming strategy";
+pub const STREAM_LIMIT_NEEDS_APPROX: &str =
+    "ERR syntax error, LIMIT cannot be used without the special ~ option";
+pub const STREAM_EXHAUSTED: &str =
+    "ERR The stream has exhausted the last possible ID, unable to add more items";
+pub const STREAM_ID_TOO_SMALL: &str =
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+pub const STREAM_XADD_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
+pub const STREAM_ENTRIES_ADDED_NEGATIVE: &str = "ERR entries_added must be positive";
+pub const STREAM_SETID_BELOW_GIVEN_MAXDEL: &str =
+    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+pub const STREAM_SETID_TOO_SMALL: &str =
+    "ERR The ID specified in XSETID is smaller than the target stream top item";
+pub const STREAM_SETID_ENTRIES_ADDED_SMALL: &str =
+    "ERR The entries_added specified in XSETID is smaller than the target stream length";
+pub const STREAM_UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+pub const STREAM_GROUP_ONLY_XREADGROUP: &str =
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+pub const STREAM_NOACK_ONLY_XREADGROUP: &str =
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+pub const STREAM_MISSING_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
+pub const STREAM_DOLLAR_IN_XREADGROUP: &str = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+pub const STREAM_GT_IN_XREAD: &str = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+pub const STREAM_ENTRIES_READ_NEGATIVE: &str = "ERR value for ENTRIESREAD must be positive or -1";
+pub const STREAM_XGROUP_NEEDS_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+pub const STREAM_BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+pub const XCLAIM_BAD_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XCLAIM";
+pub const XCLAIM_BAD_IDLE: &str = "ERR Invalid IDLE option argument for XCLAIM";
+pub const XCLAIM_BAD_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
+pub const XCLAIM_BAD_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+pub const XAUTOCLAIM_BAD_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+pub const STREAM_BLOCKED_KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
+pub const STREAM_BLOCKED_GROUP_GONE: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
+
+/// `NOGROUP No such key '<key>' or consumer group '<group>'` (XPENDING, XCLAIM, ...).
+pub fn stream_nogroup_key(key: &str, group: &str) -> String {
+    format!("NOGROUP No such key '{key}' or consumer group '{group}'")
+}
+
+/// XREADGROUP on a missing key or group.
+pub fn stream_nogroup_read(key: &str, group: &str) -> String {
+    format!(
+        "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"
+    )
+}
+
+/// XGROUP and XINFO CONSUMERS on a missing group.
+pub fn stream_nogroup_for_key(group: &str, key: &str) -> String {
+    format!("NOGROUP No such consumer group '{group}' for key name '{key}'")
+}
+
+/// `ERR Unrecognized XCLAIM option '<opt>'`
+pub fn xclaim_unrecognized(opt: &str) -> String {
+    format!("ERR Unrecognized XCLAIM option '{opt}'")
+}
+
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
+pub fn unknown_subcommand_or_arity(cmd: &[u8], sub: &[u8]) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        printable(sub, 128),
+        printable(cmd, usize::MAX).to_ascii_uppercase()
+    )
 }
 
 // ---- bitmaps ----
@@ -251,3 +322,27 @@ pub fn pfdebug_unknown(sub: &[u8]) -> String {
 pub fn pfselftest_failed(what: &str) -> String {
     format!("ERR {what}")
 }
+
+// ---- lists ----
+/// LPOP/RPOP count (Redis's getPositiveLongFromObjectOrReply without a message of its
+/// own: a non-integer gets it too).
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// LMPOP/BLMPOP (and ZMPOP/BZMPOP) numkeys and COUNT.
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
+
+// ---- hashes and sets ----
+
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+/// A count that must fit -LONG_MAX..=LONG_MAX (HRANDFIELD, SRANDMEMBER).
+pub const LONG_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";

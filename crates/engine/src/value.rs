@@ -165,14 +165,15 @@ pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
     parse_i64_strict(b)
 }
 
-/// A value of any type. Collections are boxed so a `Value` stays 32 bytes and an
-/// [`Entry`] 64 (one cache line per table slot).
+/// A value of any type. Collections are boxed (or, for hashes and sets, 16-byte handles
+/// to their buffers) so a `Value` stays 32 bytes and an [`Entry`] 64 (one cache line per
+/// table slot).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Str),
     List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
+    Hash(Hash),
+    Set(Set),
     /// Inline: small sorted sets are one exact-size buffer (see [`ZSet`]).
     ZSet(ZSet),
     Stream(Box<Stream>),
@@ -204,13 +205,13 @@ impl Value {
     }
 
     /// Heap bytes owned by the value, rounded to allocator size classes (a boxed
-    /// collection counts its box too).
+    /// collection counts its box too; hashes and sets are held inline).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
             Value::List(v) => alloc_size(std::mem::size_of::<List>()) + v.heap_bytes(),
-            Value::Hash(v) => alloc_size(std::mem::size_of::<Hash>()) + v.heap_bytes(),
-            Value::Set(v) => alloc_size(std::mem::size_of::<Set>()) + v.heap_bytes(),
+            Value::Hash(v) => v.heap_bytes(),
+            Value::Set(v) => v.heap_bytes(),
             Value::ZSet(v) => v.heap_bytes(),
             Value::Stream(v) => alloc_size(std::mem::size_of::<Stream>()) + v.heap_bytes(),
         }
@@ -319,6 +320,9 @@ mod tests {
         );
         assert_eq!(ENTRY_OVERHEAD, 108, "Entry grew: revisit the accounting");
         assert_eq!(std::mem::size_of::<Value>(), 32);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert!(std::mem::size_of::<ZSet>() <= 24);
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl PersistError {
 }
 
 /// A key as text: quoted, with non-printable bytes escaped, cut after 64 bytes.
-fn show_key(key: &[u8]) -> String {
+pub(crate) fn show_key(key: &[u8]) -> String {
     const MAX: usize = 64;
     let mut s = String::from("\"");
     for &b in key.iter().take(MAX) {

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use engine::{Entry, Keyspace, Str, Value};
 
+use crate::collections;
 use crate::crc64::Crc64;
 use crate::error::PersistError;
 use crate::format::{
@@ -196,12 +197,34 @@ pub fn read_rdb<R: Read>(
                 };
                 // Every value follows its key, which is a plain string: name it.
                 let key = src.string()?.into_bytes();
-                return Err(PersistError::UnsupportedType {
-                    code,
-                    name,
-                    key,
+                if crate::stream::is_stream(code) {
+                    let value = crate::stream::read(&mut src, code, &key)?;
+                    let expire_at_ms = expire_at_ms.take();
+                    sink(RdbItem::Entry(RdbEntry {
+                        db,
+                        key,
+                        value,
+                        expire_at_ms,
+                    }))?;
+                    continue;
+                }
+                if !collections::is_collection(code) {
+                    // Module values.
+                    return Err(PersistError::UnsupportedType {
+                        code,
+                        name,
+                        key,
+                        db,
+                    });
+                }
+                let value = collections::read(&mut src, code, &key)?;
+                let expire_at_ms = expire_at_ms.take();
+                sink(RdbItem::Entry(RdbEntry {
                     db,
-                });
+                    key,
+                    value,
+                    expire_at_ms,
+                }))?;
             }
         }
     }
@@ -213,13 +236,13 @@ pub fn read_rdb<R: Read>(
 }
 
 /// A string as read: integer encodings stay numbers, so they need no parsing again.
-enum RdbStr {
+pub(crate) enum RdbStr {
     Int(i64),
     Bytes(Vec<u8>),
 }
 
 impl RdbStr {
-    fn into_bytes(self) -> Vec<u8> {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
         match self {
             RdbStr::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
             RdbStr::Bytes(b) => b,
@@ -242,7 +265,7 @@ enum Len {
 }
 
 /// The input stream with the running checksum and the offset, for error messages.
-struct Source<R> {
+pub(crate) struct Source<R> {
     r: R,
     crc: Crc64,
     offset: u64,
@@ -255,6 +278,11 @@ impl<R: Read> Source<R> {
             crc: Crc64::new(),
             offset: 0,
         }
+    }
+
+    /// Bytes read so far: where the next item starts.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
     }
 
     fn corrupt_at(&self, offset: u64, reason: String) -> PersistError {
@@ -273,13 +301,13 @@ impl<R: Read> Source<R> {
         Ok(())
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], PersistError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], PersistError> {
         let mut buf = [0u8; N];
         self.read_exact(&mut buf)?;
         Ok(buf)
     }
 
-    fn u8(&mut self) -> Result<u8, PersistError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, PersistError> {
         Ok(self.array::<1>()?[0])
     }
 
@@ -316,7 +344,7 @@ impl<R: Read> Source<R> {
     }
 
     /// A length where no special encoding is allowed.
-    fn length(&mut self) -> Result<u64, PersistError> {
+    pub(crate) fn length(&mut self) -> Result<u64, PersistError> {
         let at = self.offset;
         match self.len_or_special()? {
             Len::Plain(n) => Ok(n),
@@ -334,7 +362,7 @@ impl<R: Read> Source<R> {
         usize::try_from(n).map_err(|_| self.corrupt_at(at, format!("length {n} is too large")))
     }
 
-    fn string(&mut self) -> Result<RdbStr, PersistError> {
+    pub(crate) fn string(&mut self) -> Result<RdbStr, PersistError> {
         let at = self.offset;
         match self.len_or_special()? {
             Len::Plain(n) => {
@@ -369,7 +397,7 @@ impl<R: Read> Source<R> {
     }
 
     /// Exactly `n` bytes, read in bounded chunks.
-    fn bytes(&mut self, n: usize) -> Result<Vec<u8>, PersistError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<Vec<u8>, PersistError> {
         let mut buf = Vec::with_capacity(n.min(READ_CHUNK));
         while buf.len() < n {
             let start = buf.len();

@@ -511,8 +511,8 @@ fn malformed_files_give_clear_errors() {
             "RDB opcode 246 (function library) is not supported yet",
         ),
         (
-            file(10, &[0x0e, 0x02, b'm', b'l']),
-            "RDB value type 14 (list quicklist) is not supported yet (key \"ml\" in db 0)",
+            file(10, &[0x07, 0x02, b'm', b'x']),
+            "RDB value type 7 (module value) is not supported yet (key \"mx\" in db 0)",
         ),
         (
             file(10, &[0x08]),

@@ -5,12 +5,15 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use engine::types::{Hash, List, Set, Stream, ZSet};
 use engine::{DbInfo, Entry, Keyspace, Str, Value};
 
+use crate::collections::code;
 use crate::crc64::Crc64;
 use crate::error::PersistError;
 use crate::format::{enc, len, opcode, LZF_MIN_LEN, MAGIC, RDB_VERSION, TYPE_STRING};
-use crate::lzf;
+use crate::listpack::{self, Listpack};
+use crate::{intset, lzf, stream};
 
 /// The Redis version the aux fields claim: the format is Redis 7.0's, and tools that
 /// read `redis-ver` decide what to expect from it.
@@ -133,10 +136,27 @@ fn sync_dir(dir: &Path) -> Result<(), PersistError> {
 /// that changed keys in two shards (or two databases) while the save ran may appear
 /// half done.
 ///
+/// Lists are written as Redis 7.0 writes them (quicklist of listpacks); hashes and
+/// sorted sets the engine reports as `listpack` in that form, sets it reports as
+/// `intset` as intsets, and the others in the generic forms (`HASH`, `SET`, `ZSET_2`
+/// with binary scores), which Redis converts to its compact encodings on load when
+/// they are small enough. An empty collection (which Redis never keeps) is left out.
+///
 /// The RESIZEDB counts are the ones the keyspace reports before the walk (they
 /// include keys that expired but were not collected yet); like Redis's, they are
 /// size hints for the loader, not promises.
 pub fn write_rdb<W: Write>(ks: &Keyspace, w: W, now_ms: u64) -> Result<SaveStats, PersistError> {
+    write_rdb_in(ks, w, now_ms, Form::Auto)
+}
+
+/// [`write_rdb`] with collections in the given [`Form`]. Lists are always a quicklist
+/// of listpacks, as Redis 7.0 writes them.
+pub fn write_rdb_in<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    now_ms: u64,
+    form: Form,
+) -> Result<SaveStats, PersistError> {
     let mut out = RdbWriter::new(w);
     out.header(now_ms).map_err(PersistError::Write)?;
     let mut stats = SaveStats::default();
@@ -149,11 +169,15 @@ pub fn write_rdb<W: Write>(ks: &Keyspace, w: W, now_ms: u64) -> Result<SaveStats
                     stats.skipped_expired += 1;
                     return Ok(());
                 }
+                if is_empty_collection(&e.value) {
+                    // Redis never keeps one (and skips them on load): not a key.
+                    return Ok(());
+                }
                 if !selected {
                     out.select_db(db, *size)?;
                     selected = true;
                 }
-                out.entry(e)?;
+                out.entry_in(e, form)?;
                 stats.keys += 1;
                 stats.expires += u64::from(e.expire_at() != 0);
                 Ok(())
@@ -165,15 +189,26 @@ pub fn write_rdb<W: Write>(ks: &Keyspace, w: W, now_ms: u64) -> Result<SaveStats
     Ok(stats)
 }
 
+fn is_empty_collection(v: &Value) -> bool {
+    match v {
+        Value::Str(_) => false,
+        Value::List(l) => l.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
+        Value::Stream(_) => false,
+    }
+}
+
 /// An output stream that keeps the running checksum and byte count.
-struct RdbWriter<W> {
+pub(crate) struct RdbWriter<W> {
     w: W,
     crc: Crc64,
     written: u64,
 }
 
 impl<W: Write> RdbWriter<W> {
-    fn new(w: W) -> Self {
+    pub(crate) fn new(w: W) -> Self {
         RdbWriter {
             w,
             crc: Crc64::new(),
@@ -195,7 +230,7 @@ impl<W: Write> RdbWriter<W> {
     /// Magic, version and the aux fields Redis 7.0 writes when it is not replicating.
     /// `used-mem` is 0: the engine does not track the process's memory, and readers
     /// only log it.
-    fn header(&mut self, now_ms: u64) -> io::Result<()> {
+    pub(crate) fn header(&mut self, now_ms: u64) -> io::Result<()> {
         self.put(MAGIC)?;
         self.put(format!("{RDB_VERSION:04}").as_bytes())?;
         self.aux(b"redis-ver", REDIS_VER.as_bytes())?;
@@ -217,7 +252,7 @@ impl<W: Write> RdbWriter<W> {
         self.aux(key, itoa::Buffer::new().format(value).as_bytes())
     }
 
-    fn select_db(&mut self, db: usize, size: DbInfo) -> io::Result<()> {
+    pub(crate) fn select_db(&mut self, db: usize, size: DbInfo) -> io::Result<()> {
         self.put_u8(opcode::SELECTDB)?;
         self.put_len(db as u64)?;
         self.put_u8(opcode::RESIZEDB)?;
@@ -225,8 +260,9 @@ impl<W: Write> RdbWriter<W> {
         self.put_len(size.expires as u64)
     }
 
-    /// One key: its expiry if it has one, then type, key and value.
-    fn entry(&mut self, e: &Entry) -> io::Result<()> {
+    /// One key: its expiry if it has one, then type, key and value (a collection in
+    /// `form`).
+    pub(crate) fn entry_in(&mut self, e: &Entry, form: Form) -> io::Result<()> {
         if e.expire_at() != 0 {
             // Redis keeps expiry times as signed milliseconds.
             let at = e.expire_at().min(i64::MAX as u64);
@@ -239,11 +275,200 @@ impl<W: Write> RdbWriter<W> {
                 self.put_string(&e.key)?;
                 self.put_str(s)
             }
-            other => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!("cannot snapshot a {} value yet", other.type_name()),
-            )),
+            Value::List(l) => self.list(&e.key, l),
+            Value::Set(set) => self.set(&e.key, set, form.compact(set.encoding() == "intset")),
+            Value::ZSet(z) => self.zset(&e.key, z, form.compact(z.encoding() == "listpack")),
+            Value::Hash(h) => self.hash(&e.key, h, form.compact(h.encoding() == "listpack")),
+            Value::Stream(s) => self.stream(&e.key, s),
         }
+    }
+
+    /// A stream as Redis 7.0 writes it (see [`crate::stream`]): one listpack per
+    /// modelled node, the stream's IDs and counters, then its consumer groups.
+    fn stream(&mut self, key: &[u8], s: &Stream) -> io::Result<()> {
+        let mut nodes: Vec<([u8; 16], Vec<u8>)> = Vec::new();
+        let mut seen = 0usize;
+        for (master, node) in s.nodes() {
+            if let Some(lp) = stream::node_listpack(s, *master, node.last, &node.master_fields) {
+                seen += lp_entries(s, *master, node.last);
+                nodes.push((stream::id_bytes(*master), lp.finish().map_err(too_large)?));
+            }
+        }
+        check_len("stream", s.len(), seen)?;
+        self.head(stream::code::STREAM_LISTPACKS_2, key)?;
+        self.put_len(nodes.len() as u64)?;
+        for (master, lp) in &nodes {
+            self.put_blob(master)?;
+            self.put_blob(lp)?;
+        }
+        self.put_len(s.len() as u64)?;
+        for id in [s.last_id(), s.first_id(), s.max_deleted_id()] {
+            self.put_len(id.ms)?;
+            self.put_len(id.seq)?;
+        }
+        self.put_len(s.entries_added())?;
+        self.put_len(s.groups().len() as u64)?;
+        for (name, g) in s.groups() {
+            self.put_string(name)?;
+            self.put_len(g.last_id.ms)?;
+            self.put_len(g.last_id.seq)?;
+            // -1 (unknown) is written as the length 2^64-1, as Redis does.
+            self.put_len(g.entries_read as u64)?;
+            self.put_len(g.pel().len() as u64)?;
+            for (id, p) in g.pel() {
+                self.put(&stream::id_bytes(*id))?;
+                self.put(&(p.delivery_time as i64).to_le_bytes())?;
+                self.put_len(p.delivery_count)?;
+            }
+            self.put_len(g.consumers().len() as u64)?;
+            for (cname, c) in g.consumers() {
+                self.put_string(cname)?;
+                self.put(&(c.seen_time as i64).to_le_bytes())?;
+                self.put_len(c.pel().len() as u64)?;
+                for id in c.pel() {
+                    self.put(&stream::id_bytes(*id))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Type and key of an entry.
+    fn head(&mut self, code: u8, key: &[u8]) -> io::Result<()> {
+        self.put_u8(code)?;
+        self.put_string(key)
+    }
+
+    /// A list as Redis 7.0 writes it: a quicklist of listpack nodes of at most
+    /// [`LIST_NODE_BYTES`] (a larger element gets a node of its own), elements of 1 GiB
+    /// or more in plain nodes.
+    fn list(&mut self, key: &[u8], l: &List) -> io::Result<()> {
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut lp = Listpack::new();
+        let mut seen = 0usize;
+        l.for_each(|v| {
+            seen += 1;
+            if v.len() >= PLAIN_NODE_BYTES {
+                if !lp.is_empty() {
+                    nodes.push(Node::Packed(std::mem::take(&mut lp)));
+                }
+                nodes.push(Node::Plain(v.to_vec()));
+                return;
+            }
+            if !lp.is_empty() && lp.bytes_len() + v.len() + 11 > LIST_NODE_BYTES {
+                nodes.push(Node::Packed(std::mem::take(&mut lp)));
+            }
+            lp.push(v);
+        });
+        if !lp.is_empty() {
+            nodes.push(Node::Packed(lp));
+        }
+        check_len("list", l.len(), seen)?;
+        self.head(code::LIST_QUICKLIST_2, key)?;
+        self.put_len(nodes.len() as u64)?;
+        for node in nodes {
+            match node {
+                Node::Plain(v) => {
+                    self.put_len(CONTAINER_PLAIN)?;
+                    self.put_blob(&v)?;
+                }
+                Node::Packed(lp) => {
+                    self.put_len(CONTAINER_PACKED)?;
+                    self.put_blob(&lp.finish().map_err(too_large)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A set: an intset when the engine holds it as one (and every member is an
+    /// integer), otherwise the generic form (Redis 7.0 has no set listpack).
+    fn set(&mut self, key: &[u8], set: &Set, intset: bool) -> io::Result<()> {
+        if intset {
+            let mut ints = Vec::with_capacity(set.len());
+            let mut all = true;
+            set.for_each(|m| match engine::value::parse_canonical_i64(m) {
+                Some(n) if all => ints.push(n),
+                _ => all = false,
+            });
+            if all {
+                check_len("set", set.len(), ints.len())?;
+                self.head(code::SET_INTSET, key)?;
+                return self.put_blob(&intset::encode(&ints));
+            }
+        }
+        self.head(code::SET, key)?;
+        self.put_len(set.len() as u64)?;
+        let mut res = Ok(());
+        let mut seen = 0usize;
+        set.for_each(|m| {
+            seen += 1;
+            if res.is_ok() {
+                res = self.put_string(m);
+            }
+        });
+        res?;
+        check_len("set", set.len(), seen)
+    }
+
+    /// A sorted set: a listpack when the engine holds it as one, otherwise members
+    /// with binary scores (`ZSET_2`).
+    fn zset(&mut self, key: &[u8], z: &ZSet, listpack: bool) -> io::Result<()> {
+        if listpack {
+            let mut lp = Listpack::new();
+            z.for_each(|m, score| {
+                lp.push(m);
+                push_score(&mut lp, score);
+            });
+            check_len("sorted set", z.len() * 2, lp.len())?;
+            if let Ok(bytes) = lp.finish() {
+                self.head(code::ZSET_LISTPACK, key)?;
+                return self.put_blob(&bytes);
+            }
+        }
+        self.head(code::ZSET_2, key)?;
+        self.put_len(z.len() as u64)?;
+        let mut res = Ok(());
+        let mut seen = 0usize;
+        z.for_each(|m, score| {
+            seen += 1;
+            if res.is_ok() {
+                res = self
+                    .put_string(m)
+                    .and_then(|()| self.put(&score.to_le_bytes()));
+            }
+        });
+        res?;
+        check_len("sorted set", z.len(), seen)
+    }
+
+    /// A hash: a listpack when the engine holds it as one, otherwise field/value
+    /// pairs (`HASH`).
+    fn hash(&mut self, key: &[u8], h: &Hash, listpack: bool) -> io::Result<()> {
+        if listpack {
+            let mut lp = Listpack::new();
+            h.for_each(|f, v| {
+                lp.push(f);
+                lp.push(v);
+            });
+            check_len("hash", h.len() * 2, lp.len())?;
+            if let Ok(bytes) = lp.finish() {
+                self.head(code::HASH_LISTPACK, key)?;
+                return self.put_blob(&bytes);
+            }
+        }
+        self.head(code::HASH, key)?;
+        self.put_len(h.len() as u64)?;
+        let mut res = Ok(());
+        let mut seen = 0usize;
+        h.for_each(|f, v| {
+            seen += 1;
+            if res.is_ok() {
+                res = self.put_string(f).and_then(|()| self.put_string(v));
+            }
+        });
+        res?;
+        check_len("hash", h.len(), seen)
     }
 
     /// A length in the shortest of the 6-, 14-, 32- or 64-bit forms.
@@ -278,6 +503,20 @@ impl<W: Write> RdbWriter<W> {
         let digits = buf.format(n).as_bytes();
         self.put_len(digits.len() as u64)?;
         self.put(digits)
+    }
+
+    /// A binary blob (a listpack, an intset, a plain list node): like
+    /// [`put_string`](Self::put_string) but never in an integer encoding.
+    fn put_blob(&mut self, s: &[u8]) -> io::Result<()> {
+        if s.len() >= LZF_MIN_LEN {
+            if let Some(compressed) = lzf::compress(s, s.len() - 1) {
+                if 1 + len_size(compressed.len() as u64) + compressed.len() < s.len() {
+                    return self.put_lzf(&compressed, s.len());
+                }
+            }
+        }
+        self.put_len(s.len() as u64)?;
+        self.put(s)
     }
 
     /// A string as Redis encodes it: short canonical integers in the integer encoding,
@@ -321,12 +560,93 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// EOF, then the checksum of everything before it. Returns the total size.
-    fn finish(mut self) -> io::Result<u64> {
+    pub(crate) fn finish(mut self) -> io::Result<u64> {
         self.put_u8(opcode::EOF)?;
         let crc = self.crc.value();
         self.put(&crc.to_le_bytes())?;
         self.w.flush()?;
         Ok(self.written)
+    }
+}
+
+/// The form collections take in a snapshot ([`write_rdb_in`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Form {
+    /// As the engine holds them, as Redis does: a listpack for a hash or sorted set
+    /// the engine reports as `listpack`, an intset for a set it reports as `intset`,
+    /// the generic forms otherwise.
+    #[default]
+    Auto,
+    /// Listpacks for every hash and sorted set, intsets for every all-integer set
+    /// (Redis converts a listpack with too many entries on load, not one with long
+    /// elements).
+    Compact,
+    /// The generic forms only (`HASH`, `SET`, `ZSET_2`), which every Redis since 2.8
+    /// loads, converting small ones to its compact encodings.
+    Generic,
+}
+
+impl Form {
+    fn compact(self, engine_says: bool) -> bool {
+        match self {
+            Form::Auto => engine_says,
+            Form::Compact => true,
+            Form::Generic => false,
+        }
+    }
+}
+
+/// Listpack nodes of a list hold at most this many bytes, as Redis's default
+/// `list-max-listpack-size -2` (8 KiB).
+const LIST_NODE_BYTES: usize = 8 * 1024;
+/// Elements this large go in a plain node (Redis's `packed_threshold`).
+const PLAIN_NODE_BYTES: usize = 1 << 30;
+/// Quicklist 2 node containers.
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
+
+/// A quicklist node being written.
+enum Node {
+    Plain(Vec<u8>),
+    Packed(Listpack),
+}
+
+/// Live entries from `master` to `last`.
+fn lp_entries(s: &Stream, master: engine::types::StreamId, last: engine::types::StreamId) -> usize {
+    s.range(master, last).count()
+}
+
+fn too_large(e: listpack::TooLarge) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// A collection's `len` and the elements its `for_each` gave must agree, or the
+/// file would be corrupt.
+fn check_len(what: &str, len: usize, seen: usize) -> io::Result<()> {
+    if len == seen {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a {what} says it has {len} elements but gave {seen}"),
+        ))
+    }
+}
+
+/// A score in a listpack as Redis 7.0 stores it: integral values (below 2^52) as
+/// integers, the rest as text `strtod` reads back exactly ("1.5", "inf", "-0",
+/// "1e300"). Redis formats with `%.17g`; the shortest round-trip form is the same
+/// number.
+fn push_score(lp: &mut Listpack, score: f64) {
+    const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
+    if score == 0.0 && score.is_sign_negative() {
+        lp.push_str(b"-0");
+    } else if score.is_infinite() {
+        lp.push_str(if score > 0.0 { b"inf" } else { b"-inf" });
+    } else if score.fract() == 0.0 && score.abs() < LIMIT {
+        lp.push_int(score as i64);
+    } else {
+        lp.push_str(ryu::Buffer::new().format(score).as_bytes());
     }
 }
 

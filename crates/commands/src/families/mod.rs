@@ -8,9 +8,13 @@ pub mod bitmaps;
 pub mod command;
 pub mod connection;
 pub mod geo;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod util;
 pub mod zsets;
@@ -24,10 +28,14 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(command::handlers());
     v.extend(connection::handlers());
     v.extend(geo::handlers());
+    v.extend(hashes::handlers());
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
+    v.extend(lists::handlers());
     v.extend(server::handlers());
+    v.extend(sets::handlers());
     v.extend(strings::handlers());
     v.extend(zsets::handlers());
+    v.extend(streams::handlers());
     v
 }

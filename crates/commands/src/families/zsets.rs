@@ -1033,7 +1033,7 @@ fn zpop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], max: bool) {
     if let Some(c) = argv.get(2) {
         match parse_i64(c) {
             Some(n) if n >= 0 => count = usize::try_from(n).unwrap_or(usize::MAX),
-            _ => return ctx.error(errors::NOT_POSITIVE),
+            _ => return ctx.error(errors::MUST_BE_POSITIVE),
         }
         // With a count, RESP3 replies pairs.
         if ctx.out.is_resp3() {
@@ -1077,7 +1077,7 @@ pub(crate) fn parse_mpop<'a>(args: &[&'a [u8]]) -> Result<MpopArgs<'a>, &'static
             j += 1;
             match parse_i64(args[j]) {
                 Some(n) if n >= 1 => count = Some(usize::try_from(n).unwrap_or(usize::MAX)),
-                _ => return Err(errors::COUNT_NOT_POSITIVE),
+                _ => return Err(errors::COUNT_POSITIVE),
             }
         } else {
             return Err(errors::SYNTAX);
@@ -1181,7 +1181,7 @@ fn zrandmember(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     }
     let l = match parse_i64(argv[2]) {
         None => return ctx.error(errors::NOT_INTEGER),
-        Some(i64::MIN) => return ctx.error(&errors::long_out_of_range(-i64::MAX, i64::MAX)),
+        Some(i64::MIN) => return ctx.error(errors::LONG_OUT_OF_RANGE),
         Some(l) => l,
     };
     let withscores = match argv.len() {
@@ -1783,7 +1783,7 @@ mod tests {
         }
         {
             let mut l = k.inst.ks.lock_all();
-            l.insert(0, engine::Entry::new(b"s", Value::Set(Box::new(set))), 0);
+            l.insert(0, engine::Entry::new(b"s", Value::Set(set)), 0);
         }
         run(&mut k, "zadd z 1 a 2 b 3 c");
         assert_eq!(

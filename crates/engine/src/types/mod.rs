@@ -6,14 +6,17 @@
 //! default thresholds (quicklist, hashtable, skiplist), so memory and the reported
 //! encoding follow Redis.
 
+pub mod dense;
 pub mod hash;
 pub mod list;
+pub mod packed;
 pub mod set;
 pub mod stream;
 pub mod zset;
 
-pub use hash::Hash;
+pub use hash::{Hash, HashLimits};
 pub use list::List;
+pub use packed::Elem;
 pub use set::Set;
-pub use stream::Stream;
+pub use stream::{Stream, StreamId};
 pub use zset::ZSet;
