@@ -17,7 +17,7 @@ use resp::ReplyWriter;
 use super::util::eq_ic;
 use super::util::parse_f64;
 use super::util::parse_i64;
-use super::zsets::{zadd_core, zset_of, AddFlags, ScoreRange};
+use super::zsets::{build, limits, zadd_core, zset_of, AddFlags, ScoreRange};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::spec::Handler;
@@ -1150,12 +1150,11 @@ fn radius_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], src_at: usize, flags: u
         }
         Some(dst) => {
             let n = points.len();
-            let mut z =
-                ZSet::with_hint(n, points.iter().map(|p| p.member.len()).max().unwrap_or(0));
-            for p in points {
-                z.insert(&p.member, if storedist { p.dist } else { p.score });
-            }
-            z.compact();
+            let items = points
+                .into_iter()
+                .map(|p| (p.member, if storedist { p.dist } else { p.score }))
+                .collect();
+            let z = build(items, &limits(ctx));
             if n == 0 {
                 ctx.ks.remove(db, dst, now);
             } else {

@@ -6,7 +6,7 @@
 //! Scores are replied as Redis's `addReplyDouble` does: `%.17g` bulk strings in RESP2,
 //! doubles in RESP3; WITHSCORES pairs are flat in RESP2 and 2-element arrays in RESP3.
 
-use engine::types::zset::cmp_elem;
+use engine::types::zset::{cmp_elem, ZSetLimits};
 use engine::types::ZSet;
 use engine::Value;
 use rand::Rng;
@@ -310,6 +310,16 @@ fn limit_ranks(lo: usize, hi: usize, offset: i64, limit: i64, rev: bool) -> (usi
     }
 }
 
+/// The encoding limits sorted sets are kept with: `zset-max-listpack-entries` and
+/// `zset-max-listpack-value`.
+pub(crate) fn limits(ctx: &Ctx<'_, '_>) -> ZSetLimits {
+    let c = ctx.inst.config.read();
+    ZSetLimits {
+        max_entries: usize::try_from(c.zset_max_listpack_entries).unwrap_or(usize::MAX),
+        max_value: usize::try_from(c.zset_max_listpack_value).unwrap_or(usize::MAX),
+    }
+}
+
 /// Replaces `dst` with `z` (deleting it when `z` is empty); returns the new length.
 fn store(ctx: &mut Ctx<'_, '_>, dst: &[u8], z: ZSet) -> usize {
     let (db, now) = (ctx.db(), ctx.now_ms);
@@ -325,15 +335,13 @@ fn store(ctx: &mut Ctx<'_, '_>, dst: &[u8], z: ZSet) -> usize {
 
 /// Builds a sorted set from elements (the encoding follows the limits, as Redis's
 /// stores convert their results).
-fn build(items: Vec<(Vec<u8>, f64)>) -> ZSet {
-    let mut z = ZSet::with_hint(
-        items.len(),
-        items.iter().map(|(m, _)| m.len()).max().unwrap_or(0),
-    );
+pub(crate) fn build(items: Vec<(Vec<u8>, f64)>, limits: &ZSetLimits) -> ZSet {
+    let max_len = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    let mut z = ZSet::with_hint_limits(items.len(), max_len, limits);
     for (m, s) in items {
-        z.insert(&m, s);
+        z.insert_with(&m, s, limits);
     }
-    z.compact();
+    z.compact_with(limits);
     z
 }
 
@@ -360,7 +368,13 @@ enum AddOut {
 }
 
 /// Redis's `zsetAdd`: the outcome and the new score; `Err` when the result is NaN.
-fn zset_add(z: &mut ZSet, score: f64, m: &[u8], f: AddFlags) -> Result<(AddOut, f64), ()> {
+fn zset_add(
+    z: &mut ZSet,
+    score: f64,
+    m: &[u8],
+    f: AddFlags,
+    limits: &ZSetLimits,
+) -> Result<(AddOut, f64), ()> {
     match z.score(m) {
         Some(cur) => {
             if f.nx {
@@ -377,7 +391,7 @@ fn zset_add(z: &mut ZSet, score: f64, m: &[u8], f: AddFlags) -> Result<(AddOut, 
                 return Ok((AddOut::Nop, cur));
             }
             if s != cur {
-                z.insert(m, s);
+                z.insert_with(m, s, limits);
                 Ok((AddOut::Updated, s))
             } else {
                 Ok((AddOut::Same, s))
@@ -385,7 +399,7 @@ fn zset_add(z: &mut ZSet, score: f64, m: &[u8], f: AddFlags) -> Result<(AddOut, 
         }
         None if f.xx => Ok((AddOut::Nop, score)),
         None => {
-            z.insert(m, score);
+            z.insert_with(m, score, limits);
             Ok((AddOut::Added, score))
         }
     }
@@ -462,13 +476,13 @@ pub(crate) fn zadd_core(
     scores: &[f64],
     members: &[&[u8]],
 ) {
-    let (db, now) = (ctx.db(), ctx.now_ms);
+    let (db, now, lim) = (ctx.db(), ctx.now_ms, limits(ctx));
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0usize);
     let mut score = 0.0;
     // Err(true): a NaN result; Err(false): the key holds another type.
     let mut apply = |z: &mut ZSet| -> Result<(), bool> {
         for (m, &s) in members.iter().zip(scores) {
-            let (out, new) = zset_add(z, s, m, f).map_err(|()| true)?;
+            let (out, new) = zset_add(z, s, m, f, &lim).map_err(|()| true)?;
             match out {
                 AddOut::Added => added += 1,
                 AddOut::Updated => updated += 1,
@@ -867,7 +881,8 @@ fn zrange_generic(
             if !ok {
                 return;
             }
-            let n = store(ctx, dst, build(items));
+            let lim = limits(ctx);
+            let n = store(ctx, dst, build(items, &lim));
             ctx.out.int(n as i64);
         }
     }
@@ -1441,7 +1456,8 @@ fn setop_generic(
     };
     match dst {
         Some(dst) => {
-            let n = store(ctx, dst, build(result));
+            let lim = limits(ctx);
+            let n = store(ctx, dst, build(result, &lim));
             ctx.out.int(n as i64);
         }
         None => {

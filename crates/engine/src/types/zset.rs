@@ -12,7 +12,7 @@
 //!
 //! * `listpack` ([`ZSet::Pack`]), up to [`PACK_MAX_ENTRIES`] members of at most
 //!   [`PACK_MAX_VALUE`] bytes: one exact-size byte buffer held inline in the value. It
-//!   starts with the member count (one byte), then each entry: the member's length as a
+//!   starts with the member count (a varint: one byte up to 127), then each entry: the member's length as a
 //!   varint, the member, and the score as a varint code: an integer of magnitude below
 //!   2^53 (`-0` becomes 0, as in Redis's listpack) takes one byte for -32..31; a short
 //!   decimal such as 1.5 (m / 10^e that gives the score back exactly) two or three; any
@@ -38,6 +38,26 @@ use crate::value::alloc_size;
 pub const PACK_MAX_ENTRIES: usize = 128;
 /// Longest member a listpack-encoded sorted set holds (`zset-max-listpack-value`).
 pub const PACK_MAX_VALUE: usize = 64;
+
+/// The encoding limits a sorted set is kept with: `zset-max-listpack-entries` and
+/// `zset-max-listpack-value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZSetLimits {
+    pub max_entries: usize,
+    pub max_value: usize,
+}
+
+impl ZSetLimits {
+    /// Redis's defaults (128 members of at most 64 bytes).
+    pub const DEFAULT: ZSetLimits = ZSetLimits {
+        max_entries: PACK_MAX_ENTRIES,
+        max_value: PACK_MAX_VALUE,
+    };
+
+    fn fit(&self, len: usize, max_len: usize) -> bool {
+        len <= self.max_entries && max_len <= self.max_value
+    }
+}
 
 /// Redis's order of sorted set elements.
 #[inline]
@@ -88,12 +108,17 @@ impl ZSet {
     }
 
     /// An empty set in the encoding Redis's `zsetTypeCreate` picks for about `size_hint`
-    /// members of at most `max_len` bytes.
+    /// members of at most `max_len` bytes (with the default limits).
     pub fn with_hint(size_hint: usize, max_len: usize) -> Self {
-        if size_hint > PACK_MAX_ENTRIES || max_len > PACK_MAX_VALUE {
-            ZSet::Tree(Box::new(Tree::with_capacity(size_hint)))
-        } else {
+        ZSet::with_hint_limits(size_hint, max_len, &ZSetLimits::DEFAULT)
+    }
+
+    /// [`with_hint`](Self::with_hint) under `limits`.
+    pub fn with_hint_limits(size_hint: usize, max_len: usize, limits: &ZSetLimits) -> Self {
+        if limits.fit(size_hint, max_len) {
             ZSet::new()
+        } else {
+            ZSet::Tree(Box::new(Tree::with_capacity(size_hint)))
         }
     }
 
@@ -108,11 +133,18 @@ impl ZSet {
         self.len() == 0
     }
 
-    /// Adds `member` with `score`, or updates its score; true when it is new.
+    /// Adds `member` with `score`, or updates its score; true when it is new. Uses the
+    /// default encoding limits.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        self.insert_with(member, score, &ZSetLimits::DEFAULT)
+    }
+
+    /// [`insert`](Self::insert) under `limits`: a listpack-encoded set converts when a
+    /// new member would make it too long or the member is too long for it.
+    pub fn insert_with(&mut self, member: &[u8], score: f64, limits: &ZSetLimits) -> bool {
         if let ZSet::Pack(p) = self {
-            let fits = member.len() <= PACK_MAX_VALUE
-                && (p.len() < PACK_MAX_ENTRIES || p.find(member).0.is_some());
+            let fits = member.len() <= limits.max_value
+                && (p.len() < limits.max_entries || p.find(member).0.is_some());
             if fits {
                 return p.insert(member, score);
             }
@@ -243,19 +275,26 @@ impl ZSet {
         }
     }
 
-    /// Converts a skiplist-encoded set that fits the listpack limits back to a listpack
-    /// (Redis does so for the results of ZRANGESTORE and the *STORE set operations).
+    /// Converts a skiplist-encoded set that fits the default listpack limits back to a
+    /// listpack (Redis does so for the results of ZRANGESTORE and the *STORE set
+    /// operations).
     pub fn compact(&mut self) {
+        self.compact_with(&ZSetLimits::DEFAULT);
+    }
+
+    /// [`compact`](Self::compact) under `limits`.
+    pub fn compact_with(&mut self, limits: &ZSetLimits) {
         if let ZSet::Tree(t) = self {
-            if t.len() <= PACK_MAX_ENTRIES && t.max_member_len() <= PACK_MAX_VALUE {
+            if limits.fit(t.len(), t.max_member_len()) {
                 let mut p = Pack::default();
                 let mut v = Vec::new();
                 self.for_each(|m, s| {
                     push_entry(&mut v, m, s);
                 });
                 if !v.is_empty() {
-                    let mut buf = Vec::with_capacity(v.len() + 1);
-                    buf.push(self.len() as u8);
+                    let n = self.len() as u64;
+                    let mut buf = Vec::with_capacity(v.len() + varint_len(n));
+                    put_varint(&mut buf, n);
                     buf.extend_from_slice(&v);
                     p = Pack(buf.into_boxed_slice());
                 }
@@ -426,13 +465,26 @@ impl<'a> Iterator for PackIter<'a> {
 
 impl Pack {
     fn len(&self) -> usize {
-        self.0.first().map_or(0, |&c| usize::from(c))
+        if self.0.is_empty() {
+            0
+        } else {
+            get_varint(&self.0, &mut 0) as usize
+        }
+    }
+
+    /// Bytes of the count in front of the entries (none when empty).
+    fn header_len(&self) -> usize {
+        let mut pos = 0;
+        if !self.0.is_empty() {
+            get_varint(&self.0, &mut pos);
+        }
+        pos
     }
 
     fn iter(&self) -> PackIter<'_> {
         PackIter {
             buf: &self.0,
-            pos: 1.min(self.0.len()),
+            pos: self.header_len(),
         }
     }
 
@@ -461,22 +513,23 @@ impl Pack {
             self.0 = Box::default();
             return;
         }
+        let first = self.header_len();
         let old: &[u8] = &self.0;
-        let body = if old.is_empty() { &[][..] } else { &old[1..] };
+        let end = old.len();
+        let at = at.max(first);
         let (cs, ce) = cut.unwrap_or((at, at));
         let removed = ce - cs;
-        let mut v = Vec::with_capacity(1 + body.len() - removed + entry.len());
-        v.push(count as u8);
-        // Offsets are in `old`, whose body starts at 1.
+        let mut v =
+            Vec::with_capacity(varint_len(count as u64) + (end - first) - removed + entry.len());
+        put_varint(&mut v, count as u64);
+        // Offsets are in `old`, whose entries start at `first`.
         let seg = |a: usize, b: usize| -> &[u8] {
-            if old.is_empty() || a >= b {
+            if a >= b {
                 &[]
             } else {
                 &old[a..b]
             }
         };
-        let first = 1.min(old.len());
-        let end = old.len();
         if at <= cs {
             v.extend_from_slice(seg(first, at));
             v.extend_from_slice(entry);
@@ -498,7 +551,7 @@ impl Pack {
             return false;
         }
         // Where the entry goes: before the first other element that sorts after it.
-        let mut at = self.0.len().max(1);
+        let mut at = self.0.len();
         for (m, s, off) in self.iter() {
             if m != member && cmp_elem(s, m, score, member) == Ordering::Greater {
                 at = off;
@@ -1202,6 +1255,49 @@ mod tests {
         assert_eq!(ZSet::with_hint(129, 1).encoding(), "skiplist");
         assert_eq!(ZSet::with_hint(3, 65).encoding(), "skiplist");
         assert_eq!(ZSet::with_hint(128, 64).encoding(), "listpack");
+    }
+
+    #[test]
+    fn limits_decide_the_encoding() {
+        let tiny = ZSetLimits {
+            max_entries: 2,
+            max_value: 3,
+        };
+        let mut z = ZSet::new();
+        assert!(z.insert_with(b"a", 1.0, &tiny));
+        assert!(z.insert_with(b"b", 2.0, &tiny));
+        assert_eq!(z.encoding(), "listpack");
+        assert!(!z.insert_with(b"b", 3.0, &tiny), "an update never converts");
+        assert!(z.insert_with(b"c", 3.0, &tiny));
+        assert_eq!(z.encoding(), "skiplist");
+        let mut long = ZSet::new();
+        long.insert_with(b"abcd", 1.0, &tiny);
+        assert_eq!(long.encoding(), "skiplist");
+        let none = ZSetLimits {
+            max_entries: 0,
+            max_value: 64,
+        };
+        let mut z0 = ZSet::new();
+        z0.insert_with(b"a", 1.0, &none);
+        assert_eq!(z0.encoding(), "skiplist");
+        // A large limit: counts past one varint byte.
+        let big = ZSetLimits {
+            max_entries: 1000,
+            max_value: 64,
+        };
+        let mut z = ZSet::new();
+        for i in 0..600 {
+            z.insert_with(format!("m{i}").as_bytes(), f64::from(i), &big);
+        }
+        assert_eq!((z.encoding(), z.len()), ("listpack", 600));
+        assert_eq!(z.get(599).map(|(m, _)| m.to_vec()), Some(b"m599".to_vec()));
+        assert_eq!(z.remove_range(0, 499), 500);
+        assert_eq!(z.rank(b"m550"), Some((50, 550.0)));
+        let mut t = ZSet::with_hint_limits(10, 1, &none);
+        assert_eq!(t.encoding(), "skiplist");
+        t.insert(b"x", 1.0);
+        t.compact_with(&big);
+        assert_eq!(t.encoding(), "listpack");
     }
 
     #[test]
