@@ -1,9 +1,10 @@
 //! Integration tests, linked into one binary: differential tests against Redis
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
-//! several connections (`blocking`), blocking list commands woken by other clients
-//! (`lists_blocking`), random list command sequences (`lists_random`),
-//! transactions with several connections and real clients (`multi`).
+//! several connections (`blocking`, `zset_blocking`, `streams_block`), blocking list
+//! commands woken by other clients (`lists_blocking`), random list command sequences
+//! (`lists_random`), transactions with several connections and real clients (`multi`),
+//! stream snapshots exchanged with Redis (`rdb_streams`).
 
 mod blocking;
 mod clients;
@@ -17,3 +18,4 @@ mod rdb;
 mod rdb_streams;
 mod robust;
 mod streams_block;
+mod zset_blocking;

@@ -7,6 +7,7 @@
 pub mod bitmaps;
 pub mod command;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -17,6 +18,7 @@ pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod util;
+pub mod zsets;
 
 use crate::spec::Handler;
 
@@ -26,6 +28,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(bitmaps::handlers());
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(geo::handlers());
     v.extend(hashes::handlers());
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
@@ -33,6 +36,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(server::handlers());
     v.extend(sets::handlers());
     v.extend(strings::handlers());
+    v.extend(zsets::handlers());
     v.extend(streams::handlers());
     v.extend(transactions::handlers());
     v
