@@ -104,7 +104,7 @@ cases!(
     sets_basic,
     sets_algebra,
     sets_random_scan,
-    pending_types,
+    zset_generic,
     zset_add,
     zset_range,
     zset_remove_pop,
