@@ -104,7 +104,7 @@ cases!(
     sets_basic,
     sets_algebra,
     sets_random_scan,
-    zset_generic,
+    types_generic,
     zset_add,
     zset_range,
     zset_remove_pop,
