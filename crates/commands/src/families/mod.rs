@@ -15,6 +15,7 @@ pub mod server;
 pub mod sets;
 pub mod streams;
 pub mod strings;
+pub mod tags;
 pub mod transactions;
 pub mod util;
 
@@ -34,6 +35,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(sets::handlers());
     v.extend(strings::handlers());
     v.extend(streams::handlers());
+    v.extend(tags::handlers());
     v.extend(transactions::handlers());
     v
 }

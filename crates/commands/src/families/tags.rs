@@ -1,0 +1,485 @@
+//! TAG: tag-based invalidation, a MiniRedis extension (no Redis counterpart).
+//!
+//! Keys carry tags; `TAG INVALIDATE tag` deletes every key of a tag in one atomic step.
+//! The typical use is a cache: `SET page:42 ... EX 300` then `TAG ADD page:42 user:7
+//! product:9`, and when product 9 changes, `TAG INVALIDATE product:9` drops every page
+//! built from it. The specs are in `table/tags.rs`; the index is `engine::tags`.
+//!
+//! Semantics (also in the README):
+//! * Tags belong to a key in one logical database. A key has a set of tags (kept in
+//!   the order they were attached); `TAG ADD` on a missing key does nothing.
+//! * Tags follow the TTL's rule: a write that replaces the value and discards the TTL
+//!   (SET without KEEPTTL, GETSET, MSET, SETEX, the *STORE commands, RESTORE REPLACE,
+//!   COPY/RENAME onto an existing key) discards the tags; writes that change a value in
+//!   place (APPEND, INCR, LPUSH, HSET, ...) and EXPIRE/PERSIST keep them. SET ...
+//!   KEEPTTL keeps them.
+//! * Deleting a key in any way (DEL, UNLINK, expiry, eviction, FLUSHDB, invalidation)
+//!   removes its tags. RENAME and MOVE carry them to the new name or database; COPY
+//!   copies them (as it copies the TTL). SWAPDB swaps them with the keys.
+//! * Snapshots keep them (an AUX field Redis ignores; see the persistence crate).
+//! * `TAG INVALIDATE` holds every shard of the database while it deletes: no command
+//!   sees some keys of the tag gone and others still there. It returns how many keys
+//!   it deleted (keys that had just expired are collected but not counted, as DEL).
+
+use resp::ReplyWriter;
+
+use super::util::{eq_ic, glob_match, parse_cursor, parse_i64};
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::spec::Handler;
+
+/// (spec name, handler) for every command this family serves.
+pub fn handlers() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("tag|add", add),
+        ("tag|remove", remove),
+        ("tag|get", get),
+        ("tag|keys", keys),
+        ("tag|scan", scan),
+        ("tag|count", count),
+        ("tag|list", list),
+        ("tag|invalidate", invalidate),
+        ("tag|help", help),
+    ]
+}
+
+/// TAG ADD key tag [tag ...]
+fn add(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    let n = match ctx.ks.get_for_write(db, argv[2], now) {
+        Some(mut e) => {
+            e.touch(&ctx.access);
+            e.add_tags(&argv[3..])
+        }
+        None => 0,
+    };
+    ctx.out.int(n as i64);
+}
+
+/// TAG REMOVE key tag [tag ...]
+fn remove(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    let n = match ctx.ks.get_for_write(db, argv[2], now) {
+        Some(mut e) => e.remove_tags(&argv[3..]),
+        None => 0,
+    };
+    ctx.out.int(n as i64);
+}
+
+/// TAG GET key
+fn get(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    match ctx.ks.get(db, argv[2], now) {
+        Some(e) => {
+            let tags = e.tags();
+            ctx.out.array(tags.len());
+            for t in tags {
+                ctx.out.bulk(t);
+            }
+        }
+        None => ctx.out.array(0),
+    }
+}
+
+/// TAG KEYS tag
+fn keys(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    let mut body = ReplyWriter::default();
+    let mut n = 0usize;
+    ctx.ks.tag_keys(db, argv[2], now, |k| {
+        body.bulk(k);
+        n += 1;
+    });
+    ctx.out.array(n);
+    ctx.out.raw(body.as_bytes());
+}
+
+/// TAG SCAN tag cursor [MATCH pattern] [COUNT count]
+fn scan(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let Some(cursor) = parse_cursor(argv[3]) else {
+        return ctx.error(errors::INVALID_CURSOR);
+    };
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 4;
+    while i < argv.len() {
+        let (opt, has_value) = (argv[i], argv.len() - i >= 2);
+        if eq_ic(opt, b"count") && has_value {
+            match parse_i64(argv[i + 1]) {
+                None => return ctx.error(errors::NOT_INTEGER),
+                Some(n) if n < 1 => return ctx.error(errors::SYNTAX),
+                Some(n) => count = n,
+            }
+        } else if eq_ic(opt, b"match") && has_value {
+            pattern = (argv[i + 1] != b"*").then_some(argv[i + 1]);
+        } else {
+            return ctx.error(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    let mut body = ReplyWriter::default();
+    let mut n = 0usize;
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let next = ctx.ks.tag_scan(db, argv[2], cursor, count, now, |k| {
+        if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+            return;
+        }
+        body.bulk(k);
+        n += 1;
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(n);
+    ctx.out.raw(body.as_bytes());
+}
+
+/// TAG COUNT tag
+fn count(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    let n = ctx.ks.tag_count(db, argv[2], now);
+    ctx.out.int(n as i64);
+}
+
+/// TAG LIST [pattern]
+fn list(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    if argv.len() > 3 {
+        return ctx.error(errors::SYNTAX);
+    }
+    let pattern = argv.get(2).copied().filter(|p| *p != b"*");
+    let db = ctx.db();
+    let tags: Vec<_> = ctx
+        .ks
+        .tag_names(db)
+        .into_iter()
+        .filter(|t| pattern.is_none_or(|p| glob_match(p, t, false)))
+        .collect();
+    ctx.out.array(tags.len());
+    for t in &tags {
+        ctx.out.bulk(t);
+    }
+}
+
+/// TAG INVALIDATE tag [tag ...]
+fn invalidate(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    // Clients blocked on a deleted key hear of it as of any write to it (a blocked
+    // XREADGROUP fails when its stream goes away).
+    let wake = ctx.inst.blocking.any();
+    let ready = &mut ctx.client.ready_keys;
+    let n = ctx.ks.invalidate_tags(db, &argv[2..], now, |k| {
+        if wake {
+            ready.push((db, k.to_vec()));
+        }
+    });
+    ctx.out.int(n as i64);
+}
+
+/// TAG HELP
+fn help(ctx: &mut Ctx<'_, '_>, _argv: &[&[u8]]) {
+    const LINES: &[&str] = &[
+        "TAG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ADD <key> <tag> [<tag> ...]",
+        "    Attach tags to an existing key. Returns how many were new to it.",
+        "REMOVE <key> <tag> [<tag> ...]",
+        "    Detach tags from a key. Returns how many it carried.",
+        "GET <key>",
+        "    Return the tags of a key, in the order they were attached.",
+        "KEYS <tag>",
+        "    Return every key of the current database that carries the tag.",
+        "SCAN <tag> <cursor> [MATCH <pattern>] [COUNT <count>]",
+        "    Iterate over the keys that carry the tag.",
+        "COUNT <tag>",
+        "    Return how many keys carry the tag.",
+        "LIST [<pattern>]",
+        "    Return the tags in use in the current database.",
+        "INVALIDATE <tag> [<tag> ...]",
+        "    Delete every key that carries one of the tags, atomically. Returns how",
+        "    many keys were deleted.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(LINES.len());
+    for l in LINES {
+        ctx.out.simple(l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::util::testkit::Kit;
+
+    fn bulks(items: &[&str]) -> String {
+        let mut s = format!("*{}\r\n", items.len());
+        for i in items {
+            s += &format!("${}\r\n{i}\r\n", i.len());
+        }
+        s
+    }
+
+    /// The keys of a tag, sorted (TAG KEYS lists them in hash order).
+    fn keys_of(k: &mut Kit, tag: &str) -> Vec<String> {
+        let r = k.cmd(&format!("tag keys {tag}"));
+        let mut v: Vec<String> = r
+            .split("\r\n")
+            .skip(1)
+            .filter(|l| !l.starts_with('$') && !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn add_get_remove() {
+        let mut k = Kit::new();
+        assert_eq!(k.int("tag add nokey t"), 0, "a missing key takes no tags");
+        assert_eq!(k.cmd("tag get nokey"), "*0\r\n");
+        k.cmd("set a 1");
+        assert_eq!(k.int("tag add a t1 t2 t1"), 2);
+        assert_eq!(k.int("tag add a t2 t3"), 1);
+        assert_eq!(k.cmd("tag get a"), bulks(&["t1", "t2", "t3"]));
+        assert_eq!(k.int("tag remove a t2 nosuch"), 1);
+        assert_eq!(k.cmd("tag get a"), bulks(&["t1", "t3"]));
+        assert_eq!(k.int("tag remove nokey t1"), 0);
+        assert_eq!(k.int("tag count t1"), 1);
+        assert_eq!(k.int("tag count t2"), 0);
+        assert_eq!(k.int("tag remove a t1 t3"), 2);
+        assert_eq!(k.cmd("tag get a"), "*0\r\n");
+        assert_eq!(k.cmd("tag list"), "*0\r\n");
+        k.inst.ks.check_accounting();
+    }
+
+    #[test]
+    fn invalidate_removes_every_key_of_the_tags() {
+        let mut k = Kit::new();
+        for i in 0..50 {
+            k.cmd(&format!("set k{i} v"));
+            k.cmd(&format!("tag add k{i} t{}", i % 3));
+        }
+        k.cmd("rpush list a b");
+        k.cmd("tag add list t0 other");
+        assert_eq!(k.int("tag count t0"), 18);
+        assert_eq!(keys_of(&mut k, "other"), ["list"]);
+        assert_eq!(k.cmd("tag list t*"), bulks(&["t0", "t1", "t2"]));
+        assert_eq!(k.int("tag invalidate t0 nosuch"), 18);
+        assert_eq!(k.int("exists list k0 k3 k1"), 1);
+        assert_eq!(k.int("dbsize"), 33);
+        assert_eq!(k.cmd("tag list"), bulks(&["t1", "t2"]));
+        assert_eq!(k.int("tag invalidate t0"), 0);
+        assert_eq!(k.int("tag invalidate t1 t2"), 33);
+        assert_eq!(k.int("dbsize"), 0);
+        k.inst.ks.check_accounting();
+        assert_eq!(
+            k.inst.ks.used_memory(),
+            0,
+            "the index is freed with its keys"
+        );
+    }
+
+    #[test]
+    fn overwrite_drops_tags_like_the_ttl() {
+        let mut k = Kit::new();
+        let tagged = |k: &mut Kit, key: &str| {
+            k.cmd(&format!("set {key} v"));
+            k.cmd(&format!("tag add {key} t"));
+        };
+        tagged(&mut k, "a");
+        k.cmd("set a w");
+        assert_eq!(k.cmd("tag get a"), "*0\r\n", "SET discards the tags");
+        tagged(&mut k, "a");
+        k.cmd("set a w keepttl");
+        assert_eq!(k.cmd("tag get a"), bulks(&["t"]), "KEEPTTL keeps them");
+        for (cmd, keeps) in [
+            ("append a x", true),
+            ("expire a 100", true),
+            ("persist a", true),
+            ("setrange a 0 z", true),
+            ("getset a 5", false),
+            ("mset a 1", false),
+            ("setex a 100 v", false),
+            ("set a 1 px 10000", false),
+            ("getex a ex 100", true),
+        ] {
+            tagged(&mut k, "a");
+            k.cmd("tag add a t");
+            k.cmd(cmd);
+            let want = if keeps {
+                bulks(&["t"])
+            } else {
+                "*0\r\n".into()
+            };
+            assert_eq!(k.cmd("tag get a"), want, "{cmd}");
+            k.inst.ks.check_accounting();
+        }
+        tagged(&mut k, "n");
+        k.cmd("incr n");
+        k.cmd("del n");
+        k.cmd("set n 1");
+        assert_eq!(k.cmd("tag get n"), "*0\r\n", "a new key starts untagged");
+        assert_eq!(k.int("tag count t"), 1);
+    }
+
+    #[test]
+    fn rename_move_copy_swapdb_flush() {
+        let mut k = Kit::new();
+        k.cmd("set a 1");
+        k.cmd("tag add a t u");
+        k.cmd("rename a b");
+        assert_eq!(k.cmd("tag get b"), bulks(&["t", "u"]));
+        assert_eq!(keys_of(&mut k, "t"), ["b"]);
+        k.cmd("set c 1");
+        k.cmd("tag add c other");
+        k.cmd("rename b c");
+        assert_eq!(
+            k.cmd("tag get c"),
+            bulks(&["t", "u"]),
+            "the target's tags go"
+        );
+        assert_eq!(k.int("tag count other"), 0);
+        assert_eq!(k.int("copy c d"), 1);
+        assert_eq!(k.cmd("tag get d"), bulks(&["t", "u"]), "COPY copies them");
+        assert_eq!(k.int("copy c d db 1"), 1);
+        assert_eq!(k.int("move c 2"), 1);
+        assert_eq!(k.int("tag count t"), 1);
+        k.cmd("select 2");
+        assert_eq!(k.cmd("tag get c"), bulks(&["t", "u"]), "MOVE carries them");
+        k.cmd("swapdb 2 3");
+        assert_eq!(k.int("tag count t"), 0);
+        k.cmd("select 3");
+        assert_eq!(k.int("tag count t"), 1);
+        k.cmd("flushdb");
+        assert_eq!(k.int("tag count t"), 0);
+        k.cmd("select 1");
+        assert_eq!(k.cmd("tag get d"), bulks(&["t", "u"]));
+        k.cmd("renamenx d d");
+        assert_eq!(
+            k.cmd("tag get d"),
+            bulks(&["t", "u"]),
+            "renaming onto itself"
+        );
+        k.cmd("flushall");
+        k.inst.ks.check_accounting();
+        assert_eq!(k.inst.ks.used_memory(), 0);
+    }
+
+    #[test]
+    fn expiry_lazy_and_active_drops_tags() {
+        let mut k = Kit::new();
+        k.cmd("set a 1 px 100");
+        k.cmd("set b 1 px 100");
+        k.cmd("set c 1");
+        k.cmd("tag add a t");
+        k.cmd("tag add b t");
+        k.cmd("tag add c t");
+        k.clock_offset_ms = 1000;
+        assert_eq!(keys_of(&mut k, "t"), ["c"], "expired keys are not listed");
+        assert_eq!(k.int("tag count t"), 1);
+        assert_eq!(k.cmd("get a"), "$-1\r\n");
+        k.inst.ks.check_accounting();
+        let now = k.now_ms();
+        while k.inst.ks.active_expire(now, 1000).1 > 0 {}
+        k.inst.ks.check_accounting();
+        assert_eq!(k.cmd("tag list"), bulks(&["t"]));
+        assert_eq!(k.int("tag invalidate t"), 1);
+        assert_eq!(k.cmd("tag list"), "*0\r\n");
+    }
+
+    #[test]
+    fn scan_returns_every_key_once() {
+        let mut k = Kit::new();
+        for i in 0..300 {
+            k.cmd(&format!("set k{i} v"));
+            k.cmd(&format!("tag add k{i} t"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let r = k.cmd(&format!("tag scan t {cursor} count 7"));
+            let lines: Vec<&str> = r.split("\r\n").collect();
+            cursor = lines[2].to_string();
+            for l in lines[4..]
+                .iter()
+                .filter(|l| !l.starts_with('$') && !l.is_empty())
+            {
+                assert!(seen.insert(l.to_string()), "{l} twice");
+            }
+            calls += 1;
+            if cursor == "0" {
+                break;
+            }
+            assert!(calls < 1000);
+        }
+        assert_eq!(seen.len(), 300);
+        assert!(calls >= 300 / 7, "{calls}");
+        let r = k.cmd("tag scan t 0 match k1? count 1000");
+        assert!(r.starts_with("*2\r\n$1\r\n0\r\n*10\r\n"), "{r}");
+        assert_eq!(k.cmd("tag scan nosuch 0"), "*2\r\n$1\r\n0\r\n*0\r\n");
+        assert_eq!(k.cmd("tag scan t x"), "-ERR invalid cursor\r\n");
+        assert_eq!(k.cmd("tag scan t 0 count 0"), "-ERR syntax error\r\n");
+        assert_eq!(
+            k.cmd("tag scan t 0 count x"),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert_eq!(k.cmd("tag scan t 0 match"), "-ERR syntax error\r\n");
+        assert_eq!(k.cmd("tag list a b"), "-ERR syntax error\r\n");
+    }
+
+    #[test]
+    fn dispatch_arity_and_locks() {
+        let mut k = Kit::new();
+        assert_eq!(k.run("set a 1"), "+OK\r\n");
+        assert_eq!(k.run("TAG ADD a x y"), ":2\r\n");
+        assert_eq!(k.run("tag Get a"), bulks(&["x", "y"]));
+        assert_eq!(k.run("tag keys x"), bulks(&["a"]));
+        assert_eq!(
+            k.run("tag add a"),
+            "-ERR wrong number of arguments for 'tag|add' command\r\n"
+        );
+        assert_eq!(
+            k.run("tag nosuch"),
+            "-ERR unknown subcommand 'nosuch'. Try TAG HELP.\r\n"
+        );
+        assert_eq!(
+            k.run("tag"),
+            "-ERR wrong number of arguments for 'tag' command\r\n"
+        );
+        assert!(k.run("tag help").starts_with("*20\r\n+TAG <subcommand>"));
+        assert_eq!(k.run("tag invalidate x"), ":1\r\n");
+        assert_eq!(k.run("exists a"), ":0\r\n");
+    }
+
+    #[test]
+    fn tag_bytes_count_toward_maxmemory() {
+        let mut k = Kit::new();
+        k.cmd("set a 1");
+        let before = k.inst.ks.used_memory();
+        k.cmd("tag add a some-tag another-tag");
+        let after = k.inst.ks.used_memory();
+        assert!(after > before + 100, "{before} -> {after}");
+        k.inst.ks.check_accounting();
+        k.cmd("tag remove a some-tag another-tag");
+        assert_eq!(k.inst.ks.used_memory(), before);
+    }
+
+    #[test]
+    fn eviction_drops_tags() {
+        let mut k = Kit::new();
+        k.inst.update_config(|c| c.tenant = true);
+        assert_eq!(
+            k.run("config set maxmemory-policy allkeys-random"),
+            "+OK\r\n"
+        );
+        for i in 0..200 {
+            k.run(&format!("set k{i} {}", "v".repeat(100)));
+            k.run(&format!("tag add k{i} t"));
+        }
+        assert_eq!(k.run("config set maxmemory 20kb"), "+OK\r\n");
+        k.run("ping");
+        let left = k.int("dbsize");
+        assert!(left < 200, "{left}");
+        assert_eq!(k.int("tag count t"), left);
+        k.inst.ks.check_accounting();
+    }
+}
