@@ -482,4 +482,230 @@ mod tests {
         assert_eq!(k.int("tag count t"), left);
         k.inst.ks.check_accounting();
     }
+
+    mod model {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::super::super::util::testkit::Kit;
+
+        const KEYS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+        const TAGS: [&str; 4] = ["t0", "t1", "t2", "t3"];
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Set(usize),
+            SetKeepTtl(usize),
+            SetPx(usize, u64),
+            Append(usize),
+            Del(usize),
+            Pexpire(usize, u64),
+            Persist(usize),
+            Rename(usize, usize),
+            Copy(usize, usize),
+            Flush,
+            Add(usize, Vec<usize>),
+            Remove(usize, Vec<usize>),
+            Invalidate(Vec<usize>),
+            /// Time passes by this many seconds.
+            Tick(u64),
+            ActiveExpire,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let k = 0..KEYS.len();
+            let tags = proptest::collection::vec(0..TAGS.len(), 1..3);
+            // TTLs end half a second off the ticks: the wall clock moving on during a
+            // case never crosses an expiry the model does not expect.
+            let ttl = (1u64..4).prop_map(|s| s * 1000 + 500);
+            prop_oneof![
+                3 => k.clone().prop_map(Op::Set),
+                1 => k.clone().prop_map(Op::SetKeepTtl),
+                2 => (k.clone(), ttl.clone()).prop_map(|(k, t)| Op::SetPx(k, t)),
+                1 => k.clone().prop_map(Op::Append),
+                1 => k.clone().prop_map(Op::Del),
+                2 => (k.clone(), ttl).prop_map(|(k, t)| Op::Pexpire(k, t)),
+                1 => k.clone().prop_map(Op::Persist),
+                2 => (k.clone(), k.clone()).prop_map(|(a, b)| Op::Rename(a, b)),
+                1 => (k.clone(), k.clone()).prop_map(|(a, b)| Op::Copy(a, b)),
+                1 => Just(Op::Flush),
+                5 => (k.clone(), tags.clone()).prop_map(|(k, t)| Op::Add(k, t)),
+                2 => (k, tags.clone()).prop_map(|(k, t)| Op::Remove(k, t)),
+                2 => tags.prop_map(Op::Invalidate),
+                2 => (1u64..3).prop_map(Op::Tick),
+                1 => Just(Op::ActiveExpire),
+            ]
+        }
+
+        #[derive(Clone, Debug)]
+        struct Key {
+            expire_at: u64,
+            tags: Vec<&'static str>,
+        }
+
+        #[derive(Default)]
+        struct Model {
+            keys: BTreeMap<&'static str, Key>,
+        }
+
+        impl Model {
+            /// Drops the keys that have expired at `now`.
+            fn expire(&mut self, now: u64) {
+                self.keys
+                    .retain(|_, k| k.expire_at == 0 || k.expire_at > now);
+            }
+        }
+
+        fn names(r: &str) -> Vec<String> {
+            let mut v: Vec<String> = r
+                .split("\r\n")
+                .skip(1)
+                .filter(|l| !l.starts_with('$') && !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+            /// Random SET/DEL/EXPIRE/RENAME/COPY/FLUSHDB/TAG sequences, with time
+            /// passing and active expiry, against a model of keys and their tags.
+            #[test]
+            fn tags_follow_a_model(ops in proptest::collection::vec(op(), 1..60)) {
+                let mut k = Kit::new();
+                let mut m = Model::default();
+                for o in &ops {
+                    let now = k.now_ms();
+                    m.expire(now);
+                    match o {
+                        Op::Set(i) => {
+                            k.cmd(&format!("set {} v", KEYS[*i]));
+                            m.keys.insert(KEYS[*i], Key { expire_at: 0, tags: vec![] });
+                        }
+                        Op::SetKeepTtl(i) => {
+                            k.cmd(&format!("set {} v keepttl", KEYS[*i]));
+                            m.keys.entry(KEYS[*i]).or_insert(Key { expire_at: 0, tags: vec![] });
+                        }
+                        Op::SetPx(i, ms) => {
+                            k.cmd(&format!("set {} v px {ms}", KEYS[*i]));
+                            m.keys.insert(KEYS[*i], Key { expire_at: now + ms, tags: vec![] });
+                        }
+                        Op::Append(i) => {
+                            k.cmd(&format!("append {} x", KEYS[*i]));
+                            m.keys.entry(KEYS[*i]).or_insert(Key { expire_at: 0, tags: vec![] });
+                        }
+                        Op::Del(i) => {
+                            let r = k.int(&format!("del {}", KEYS[*i]));
+                            prop_assert_eq!(r, i64::from(m.keys.remove(KEYS[*i]).is_some()));
+                        }
+                        Op::Pexpire(i, ms) => {
+                            k.cmd(&format!("pexpire {} {ms}", KEYS[*i]));
+                            if let Some(key) = m.keys.get_mut(KEYS[*i]) {
+                                key.expire_at = now + ms;
+                            }
+                        }
+                        Op::Persist(i) => {
+                            k.cmd(&format!("persist {}", KEYS[*i]));
+                            if let Some(key) = m.keys.get_mut(KEYS[*i]) {
+                                key.expire_at = 0;
+                            }
+                        }
+                        Op::Rename(a, b) => {
+                            let r = k.cmd(&format!("rename {} {}", KEYS[*a], KEYS[*b]));
+                            match m.keys.remove(KEYS[*a]) {
+                                Some(key) => {
+                                    prop_assert_eq!(r, "+OK\r\n");
+                                    m.keys.insert(KEYS[*b], key);
+                                }
+                                None => prop_assert_eq!(r, "-ERR no such key\r\n"),
+                            }
+                        }
+                        Op::Copy(a, b) => {
+                            let r = k.cmd(&format!("copy {} {}", KEYS[*a], KEYS[*b]));
+                            if a == b {
+                                prop_assert!(r.starts_with("-ERR"));
+                            } else {
+                                let src = m.keys.get(KEYS[*a]).cloned();
+                                let copied = src.is_some() && !m.keys.contains_key(KEYS[*b]);
+                                prop_assert_eq!(r, if copied { ":1\r\n" } else { ":0\r\n" });
+                                if let (true, Some(key)) = (copied, src) {
+                                    m.keys.insert(KEYS[*b], key);
+                                }
+                            }
+                        }
+                        Op::Flush => {
+                            k.cmd("flushdb");
+                            m.keys.clear();
+                        }
+                        Op::Add(i, ts) => {
+                            let line: Vec<&str> = ts.iter().map(|t| TAGS[*t]).collect();
+                            let r = k.int(&format!("tag add {} {}", KEYS[*i], line.join(" ")));
+                            let mut added = 0;
+                            if let Some(key) = m.keys.get_mut(KEYS[*i]) {
+                                for t in &line {
+                                    if !key.tags.contains(t) {
+                                        key.tags.push(t);
+                                        added += 1;
+                                    }
+                                }
+                            }
+                            prop_assert_eq!(r, added);
+                        }
+                        Op::Remove(i, ts) => {
+                            let line: Vec<&str> = ts.iter().map(|t| TAGS[*t]).collect();
+                            let r = k.int(&format!("tag remove {} {}", KEYS[*i], line.join(" ")));
+                            let mut removed = 0;
+                            if let Some(key) = m.keys.get_mut(KEYS[*i]) {
+                                for t in &line {
+                                    if let Some(p) = key.tags.iter().position(|x| x == t) {
+                                        key.tags.remove(p);
+                                        removed += 1;
+                                    }
+                                }
+                            }
+                            prop_assert_eq!(r, removed);
+                        }
+                        Op::Invalidate(ts) => {
+                            let line: Vec<&str> = ts.iter().map(|t| TAGS[*t]).collect();
+                            let r = k.int(&format!("tag invalidate {}", line.join(" ")));
+                            let before = m.keys.len();
+                            m.keys.retain(|_, key| !key.tags.iter().any(|t| line.contains(t)));
+                            prop_assert_eq!(r, (before - m.keys.len()) as i64);
+                        }
+                        Op::Tick(s) => k.clock_offset_ms += (*s * 1000) as i64,
+                        Op::ActiveExpire => {
+                            let now = k.now_ms();
+                            while k.inst.ks.active_expire(now, 1000).1 > 0 {}
+                        }
+                    }
+                    k.inst.ks.check_accounting();
+                    m.expire(k.now_ms());
+                    for key in KEYS {
+                        let got = names(&k.cmd(&format!("tag get {key}")));
+                        let mut want: Vec<String> = m
+                            .keys
+                            .get(key)
+                            .map(|x| x.tags.iter().map(|t| t.to_string()).collect())
+                            .unwrap_or_default();
+                        want.sort();
+                        prop_assert_eq!(got, want, "tags of {} after {:?}", key, o);
+                    }
+                    for tag in TAGS {
+                        let got = names(&k.cmd(&format!("tag keys {tag}")));
+                        let want: Vec<String> = m
+                            .keys
+                            .iter()
+                            .filter(|(_, x)| x.tags.contains(&tag))
+                            .map(|(n, _)| n.to_string())
+                            .collect();
+                        prop_assert_eq!(&got, &want, "keys of {} after {:?}", tag, o);
+                        prop_assert_eq!(k.int(&format!("tag count {tag}")), want.len() as i64);
+                    }
+                    prop_assert_eq!(k.int("dbsize") as usize >= m.keys.len(), true);
+                }
+            }
+        }
+    }
 }
