@@ -3,7 +3,8 @@
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
 //! several connections (`blocking`), blocking list commands woken by other clients
 //! (`lists_blocking`), random list command sequences (`lists_random`),
-//! transactions with several connections and real clients (`multi`).
+//! transactions with several connections and real clients (`multi`), tag-based
+//! invalidation (`tags`, a MiniRedis extension: snapshots Redis accepts, atomicity).
 
 mod blocking;
 mod clients;
@@ -17,3 +18,4 @@ mod rdb;
 mod rdb_streams;
 mod robust;
 mod streams_block;
+mod tags;
