@@ -219,7 +219,8 @@ bench_smoke() {
         echo "no miniredis binary (release build failed or crates/miniredis is missing)"
         return 1
     fi
-    scripts/bench.sh --smoke --no-build && scripts/bench-tenancy.py all --smoke --no-build
+    scripts/bench.sh --smoke --no-build && scripts/bench-tenancy.py all --smoke --no-build \
+        && scripts/mem-types.py --smoke --no-build
 }
 
 RUST_LOG_F="$LOGDIR/rust.log"

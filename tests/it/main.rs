@@ -1,10 +1,11 @@
 //! Integration tests, linked into one binary: differential tests against Redis
 //! (`diff`), real clients (`clients`), malformed input (`robust`), RDB snapshots
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
-//! several connections (`blocking`), blocking list commands woken by other clients
-//! (`lists_blocking`), random list command sequences (`lists_random`),
-//! transactions with several connections and real clients (`multi`), tag-based
-//! invalidation (`tags`, a MiniRedis extension: snapshots Redis accepts, atomicity).
+//! several connections (`blocking`, `zset_blocking`, `streams_block`), blocking list
+//! commands woken by other clients (`lists_blocking`), random list command sequences
+//! (`lists_random`), transactions with several connections and real clients (`multi`),
+//! stream snapshots exchanged with Redis (`rdb_streams`), tag-based invalidation (`tags`,
+//! a MiniRedis extension: snapshots Redis accepts, atomicity).
 
 mod blocking;
 mod clients;
@@ -19,3 +20,4 @@ mod rdb_streams;
 mod robust;
 mod streams_block;
 mod tags;
+mod zset_blocking;

@@ -704,7 +704,7 @@ fn engine_value(k: &Coll) -> Value {
             for p in k.args.chunks_exact(2) {
                 z.insert(&p[1], score(&p[0]));
             }
-            Value::ZSet(Box::new(z))
+            Value::ZSet(z)
         }
         other => panic!("no such command {}", String::from_utf8_lossy(other)),
     }

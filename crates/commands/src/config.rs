@@ -65,6 +65,10 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     /// A set of integers stays an intset while it has at most this many members.
     pub set_max_intset_entries: u64,
+    /// A sorted set stays a listpack while it has at most this many members...
+    pub zset_max_listpack_entries: u64,
+    /// ... and no member longer than this many bytes.
+    pub zset_max_listpack_value: u64,
 }
 
 impl Default for Config {
@@ -113,6 +117,8 @@ impl Default for Config {
             hash_max_listpack_entries: engine::types::hash::MAX_LISTPACK_ENTRIES as u64,
             hash_max_listpack_value: engine::types::hash::MAX_LISTPACK_VALUE as u64,
             set_max_intset_entries: engine::types::set::MAX_INTSET_ENTRIES as u64,
+            zset_max_listpack_entries: engine::types::zset::PACK_MAX_ENTRIES as u64,
+            zset_max_listpack_value: engine::types::zset::PACK_MAX_VALUE as u64,
         }
     }
 }
@@ -507,6 +513,25 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         get: |c| c.hash_max_listpack_value.to_string(),
         set: |c, v| c.hash_max_listpack_value = num(v),
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        aliases: &["zset-max-ziplist-entries"],
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        mutable: true,
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: |c, v| c.zset_max_listpack_entries = num(v),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        aliases: &["zset-max-ziplist-value"],
+        kind: Kind::Memory,
+        mutable: true,
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: |c, v| c.zset_max_listpack_value = num(v),
     },
     p!(
         "set-max-intset-entries",

@@ -172,6 +172,48 @@ pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
 pub const GETKEYS_BAD_ARITY: &str = "ERR Invalid number of arguments specified for command";
 pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
 
+// ---- zset ----
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZSET_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const ZRANGE_LIMIT_RANK: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_LEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+/// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION and friends).
+pub fn at_least_one_key(cmd: &str) -> String {
+    format!("ERR at least 1 input key is needed for '{cmd}' command")
+}
+
+// ---- geo ----
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_NEGATIVE_RADIUS: &str = "ERR radius cannot be negative";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_NEGATIVE_BOX: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER_DECODE: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
+pub const GEORADIUS_STORE_WITH: &str =
+    "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+pub const GEOSEARCHSTORE_WITH: &str =
+    "ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+/// `ERR invalid longitude,latitude pair <lon>,<lat>` (C's `%f`).
+pub fn geo_invalid_lonlat(lon: f64, lat: f64) -> String {
+    format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}")
+}
+/// GEOSEARCH without FROMMEMBER/FROMLONLAT (the command as the client typed it).
+pub fn geo_need_from(cmd: &str) -> String {
+    format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {cmd}")
+}
+/// GEOSEARCH without BYRADIUS/BYBOX (the command as the client typed it).
+pub fn geo_need_by(cmd: &str) -> String {
+    format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {cmd}")
+}
+
 // ---- streams ----
 
 pub const STREAM_INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";

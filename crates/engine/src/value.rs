@@ -174,7 +174,8 @@ pub enum Value {
     List(Box<List>),
     Hash(Hash),
     Set(Set),
-    ZSet(Box<ZSet>),
+    /// Inline: small sorted sets are one exact-size buffer (see [`ZSet`]).
+    ZSet(ZSet),
     Stream(Box<Stream>),
 }
 
@@ -211,7 +212,7 @@ impl Value {
             Value::List(v) => alloc_size(std::mem::size_of::<List>()) + v.heap_bytes(),
             Value::Hash(v) => v.heap_bytes(),
             Value::Set(v) => v.heap_bytes(),
-            Value::ZSet(v) => alloc_size(std::mem::size_of::<ZSet>()) + v.heap_bytes(),
+            Value::ZSet(v) => v.heap_bytes(),
             Value::Stream(v) => alloc_size(std::mem::size_of::<Stream>()) + v.heap_bytes(),
         }
     }
@@ -337,6 +338,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Entry>(), 64);
         assert_eq!(std::mem::size_of::<Hash>(), 16);
         assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert!(std::mem::size_of::<ZSet>() <= 24);
     }
 
     #[test]

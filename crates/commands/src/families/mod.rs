@@ -7,6 +7,7 @@
 pub mod bitmaps;
 pub mod command;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod strings;
 pub mod tags;
 pub mod transactions;
 pub mod util;
+pub mod zsets;
 
 use crate::spec::Handler;
 
@@ -27,6 +29,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(bitmaps::handlers());
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(geo::handlers());
     v.extend(hashes::handlers());
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
@@ -34,6 +37,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(server::handlers());
     v.extend(sets::handlers());
     v.extend(strings::handlers());
+    v.extend(zsets::handlers());
     v.extend(streams::handlers());
     v.extend(tags::handlers());
     v.extend(transactions::handlers());
