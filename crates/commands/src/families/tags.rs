@@ -472,6 +472,18 @@ mod tests {
         assert!(k.run("tag help").starts_with("*20\r\n+TAG <subcommand>"));
         assert_eq!(k.run("tag invalidate x"), ":1\r\n");
         assert_eq!(k.run("exists a"), ":0\r\n");
+        // Inside a transaction: EXEC takes every shard for the queued invalidation.
+        for line in [
+            "set b 1",
+            "multi",
+            "tag add b y",
+            "tag keys y",
+            "tag invalidate y",
+        ] {
+            k.run(line);
+        }
+        assert_eq!(k.run("exec"), "*3\r\n:1\r\n*1\r\n$1\r\nb\r\n:1\r\n");
+        assert_eq!(k.run("exists b"), ":0\r\n");
     }
 
     #[test]
