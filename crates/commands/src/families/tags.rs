@@ -472,6 +472,11 @@ mod tests {
         assert!(k.run("tag help").starts_with("*20\r\n+TAG <subcommand>"));
         assert_eq!(k.run("tag invalidate x"), ":1\r\n");
         assert_eq!(k.run("exists a"), ":0\r\n");
+        assert_eq!(
+            k.run("command getkeys tag add somekey t1 t2"),
+            bulks(&["somekey"])
+        );
+        assert!(k.run("command info tag").contains("tag|invalidate"));
         // Inside a transaction: EXEC takes every shard for the queued invalidation.
         for line in [
             "set b 1",
