@@ -4,7 +4,8 @@
 //! several connections (`blocking`, `zset_blocking`, `streams_block`), blocking list
 //! commands woken by other clients (`lists_blocking`), random list command sequences
 //! (`lists_random`), transactions with several connections and real clients (`multi`),
-//! stream snapshots exchanged with Redis (`rdb_streams`).
+//! stream snapshots exchanged with Redis (`rdb_streams`), tag-based invalidation (`tags`,
+//! a MiniRedis extension: snapshots Redis accepts, atomicity).
 
 mod blocking;
 mod clients;
@@ -18,4 +19,5 @@ mod rdb;
 mod rdb_streams;
 mod robust;
 mod streams_block;
+mod tags;
 mod zset_blocking;

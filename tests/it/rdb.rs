@@ -26,10 +26,10 @@ fn now_ms() -> u64 {
 }
 
 /// A directory of its own for one test's snapshot, removed afterwards.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("miniredis-tests-rdb-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -37,11 +37,11 @@ impl TempDir {
         TempDir(dir)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    fn arg(&self) -> &str {
+    pub(crate) fn arg(&self) -> &str {
         self.0.to_str().expect("temporary paths are UTF-8")
     }
 }
@@ -166,7 +166,7 @@ fn assert_ttl_close(what: &str, got_ms: i64, set_ms: u64) {
 }
 
 /// Redis's own file checker must accept the file and count its keys.
-fn check_rdb(file: &Path, keys: usize) {
+pub(crate) fn check_rdb(file: &Path, keys: usize) {
     let out = std::process::Command::new(require_tool("redis-check-rdb"))
         .arg(file)
         .output()

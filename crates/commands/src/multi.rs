@@ -419,6 +419,21 @@ pub fn before_write(
                 })
                 .collect();
         }
+        "tag|invalidate" => {
+            // The watched keys of this database that carry one of the tags.
+            let tags = argv.get(2..).unwrap_or_default();
+            return inst
+                .watches
+                .keys_in(|d| d == db)
+                .into_iter()
+                .filter_map(|(d, k)| {
+                    let hit = locked
+                        .get_for_write(d, &k, now)
+                        .is_some_and(|e| tags.iter().any(|t| e.has_tag(t)));
+                    hit.then_some((d, k, true))
+                })
+                .collect();
+        }
         "move" => {
             if let (Some(key), Some(to)) = (argv.get(1), argv.get(2).and_then(|a| parse_db(a))) {
                 cands.push((to, key.to_vec()));

@@ -880,3 +880,127 @@ fn a_database_can_keep_its_snapshots_in_a_directory_of_its_own() {
     );
     let _ = std::fs::remove_dir_all(&own);
 }
+
+/// TAG (a MiniRedis extension): tags are per database, survive stop/start, restart and
+/// a restart of the whole process with the snapshot, and invalidation works after.
+#[test]
+fn tags_are_per_database_and_survive_restarts() {
+    fn tags(c: &mut Connection, key: &str) -> Vec<String> {
+        redis::cmd("TAG")
+            .arg("GET")
+            .arg(key)
+            .query(c)
+            .expect("tag get")
+    }
+    fn keys(c: &mut Connection, tag: &str) -> Vec<String> {
+        let mut v: Vec<String> = redis::cmd("TAG")
+            .arg("KEYS")
+            .arg(tag)
+            .query(c)
+            .expect("tag keys");
+        v.sort();
+        v
+    }
+    let p = Platform::start(3, |_| {});
+    let range = p.range;
+    let a = p
+        .mgr
+        .create(
+            DatabaseSpec::new("ta")
+                .password("pa")
+                .persistence(Persistence::Snapshot),
+        )
+        .expect("ta");
+    let b = p
+        .mgr
+        .create(DatabaseSpec::new("tb").password("pb"))
+        .expect("tb");
+    let (pa, pb) = (a.port.expect("port"), b.port.expect("port"));
+    {
+        let mut c = conn(pa, None, Some("pa"));
+        for i in 0..200 {
+            let _: () = c.set(format!("page:{i}"), i).expect("set");
+            let added: i64 = redis::cmd("TAG")
+                .arg("ADD")
+                .arg(format!("page:{i}"))
+                .arg(format!("product:{}", i % 10))
+                .arg("pages")
+                .query(&mut c)
+                .expect("tag add");
+            assert_eq!(added, 2);
+        }
+        let _: () = c.set_ex("short", "v", 1000).expect("setex");
+        let _: i64 = redis::cmd("TAG")
+            .arg("ADD")
+            .arg("short")
+            .arg("pages")
+            .query(&mut c)
+            .expect("tag add");
+        let _: () = redis::pipe()
+            .cmd("SELECT")
+            .arg(3)
+            .cmd("SET")
+            .arg("in3")
+            .arg("x")
+            .cmd("TAG")
+            .arg("ADD")
+            .arg("in3")
+            .arg("pages")
+            .cmd("SELECT")
+            .arg(0)
+            .query(&mut c)
+            .expect("db3");
+        // Another tenant with the same tag name is another world.
+        let mut other = conn(pb, None, Some("pb"));
+        let _: () = other.set("page:0", "theirs").expect("set");
+        let _: i64 = redis::cmd("TAG")
+            .arg("ADD")
+            .arg("page:0")
+            .arg("product:0")
+            .query(&mut other)
+            .expect("tag add");
+        let gone: i64 = redis::cmd("TAG")
+            .arg("INVALIDATE")
+            .arg("product:0")
+            .query(&mut other)
+            .expect("invalidate");
+        assert_eq!(gone, 1);
+        assert_eq!(
+            keys(&mut c, "product:0").len(),
+            20,
+            "untouched by the other tenant"
+        );
+    }
+    let check = |port: u16| {
+        let mut c = conn(port, None, Some("pa"));
+        assert_eq!(tags(&mut c, "page:7"), ["product:7", "pages"]);
+        assert_eq!(keys(&mut c, "product:3").len(), 20);
+        assert_eq!(keys(&mut c, "pages").len(), 201);
+        assert_eq!(tags(&mut c, "short"), ["pages"]);
+        let _: () = redis::cmd("SELECT").arg(3).query(&mut c).expect("select");
+        assert_eq!(keys(&mut c, "pages"), ["in3"]);
+    };
+    p.mgr.stop("ta").expect("stop");
+    p.mgr.start("ta").expect("start");
+    check(pa);
+    p.mgr.restart("ta").expect("restart");
+    check(pa);
+    let dir = p.stop();
+    let p2 = Platform::start_in(dir, range, |_| {});
+    let a2 = p2.mgr.info("ta").expect("ta");
+    assert_eq!(a2.port, Some(pa));
+    check(pa);
+    let mut c = conn(pa, None, Some("pa"));
+    let gone: i64 = redis::cmd("TAG")
+        .arg("INVALIDATE")
+        .arg("product:3")
+        .arg("product:4")
+        .query(&mut c)
+        .expect("invalidate");
+    assert_eq!(gone, 40);
+    assert_eq!(
+        redis::cmd("DBSIZE").query::<u64>(&mut c).expect("dbsize"),
+        161
+    );
+    assert_eq!(keys(&mut c, "pages").len(), 161);
+}

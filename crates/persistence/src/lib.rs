@@ -35,6 +35,7 @@ pub mod listpack;
 pub mod lzf;
 mod reader;
 mod stream;
+pub mod tags;
 mod writer;
 pub mod ziplist;
 pub mod zipmap;

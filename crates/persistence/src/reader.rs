@@ -19,6 +19,7 @@ use crate::format::{
     enc, len, opcode, type_name, FIRST_VERSION_WITH_CHECKSUM, MAGIC, RDB_VERSION, TYPE_STRING,
 };
 use crate::lzf;
+use crate::tags;
 
 /// Strings are read in pieces of at most this size, so a false length claim costs at
 /// most this much memory beyond the bytes really present.
@@ -69,6 +70,8 @@ pub struct LoadStats {
     pub expires: u64,
     /// Keys left out because they had expired at `now_ms`.
     pub skipped_expired: u64,
+    /// Keys whose tags (a MiniRedis extension) were restored.
+    pub tagged_keys: u64,
 }
 
 /// Loads the RDB file at `path` into `ks`. See [`load_from`].
@@ -93,6 +96,9 @@ pub fn load_from<R: Read>(ks: &Keyspace, r: R, now_ms: u64) -> Result<LoadStats,
         let e = match item {
             RdbItem::SelectDb(index) => return check_db(index, databases),
             RdbItem::Entry(e) => e,
+            RdbItem::Aux { key, value } if key == tags::AUX_KEY => {
+                return load_tags(ks, &value, now_ms, &mut stats);
+            }
             RdbItem::Aux { .. } | RdbItem::ResizeDb { .. } => return Ok(()),
         };
         let db = check_db(e.db, databases).map(|()| e.db as usize)?;
@@ -114,6 +120,30 @@ pub fn load_from<R: Read>(ks: &Keyspace, r: R, now_ms: u64) -> Result<LoadStats,
     stats.version = summary.version;
     stats.checksum_verified = summary.checksum_verified;
     Ok(stats)
+}
+
+/// Attaches the tags of a [`tags::AUX_KEY`] field to the keys it names, which were
+/// loaded before it (keys left out as expired take none).
+fn load_tags(
+    ks: &Keyspace,
+    value: &[u8],
+    now_ms: u64,
+    stats: &mut LoadStats,
+) -> Result<(), PersistError> {
+    let (db, keys) = tags::decode(value).map_err(PersistError::BadTags)?;
+    check_db(db, ks.databases())?;
+    for k in keys {
+        let mut locked = ks.lock_key(&k.key);
+        let found = match locked.get_for_write(db as usize, &k.key, now_ms) {
+            Some(mut e) => {
+                e.add_tags(&k.tags);
+                true
+            }
+            None => false,
+        };
+        stats.tagged_keys += u64::from(found);
+    }
+    Ok(())
 }
 
 fn check_db(index: u64, databases: usize) -> Result<(), PersistError> {

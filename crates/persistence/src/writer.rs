@@ -13,6 +13,7 @@ use crate::crc64::Crc64;
 use crate::error::PersistError;
 use crate::format::{enc, len, opcode, LZF_MIN_LEN, MAGIC, RDB_VERSION, TYPE_STRING};
 use crate::listpack::{self, Listpack};
+use crate::tags::{self, TagChunk};
 use crate::{intset, lzf, stream};
 
 /// The Redis version the aux fields claim: the format is Redis 7.0's, and tools that
@@ -28,6 +29,8 @@ pub struct SaveStats {
     pub expires: u64,
     /// Keys left out because they had expired at `now_ms`.
     pub skipped_expired: u64,
+    /// Of the keys written, those that carry tags (saved in AUX fields).
+    pub tagged_keys: u64,
     /// Size of the file.
     pub bytes: u64,
 }
@@ -163,8 +166,11 @@ pub fn write_rdb_in<W: Write>(
     let sizes = ks.db_info();
     for (db, size) in sizes.iter().enumerate() {
         let mut selected = false;
+        // The tags of the keys written (a MiniRedis extension), in AUX fields that
+        // follow those keys (see `crate::tags`).
+        let mut tags = TagChunk::new(db);
         for shard in 0..ks.shard_count() {
-            ks.try_for_each_in_shard(shard, db, |e| {
+            ks.try_for_each_in_shard_with_tags(shard, db, |e, key_tags| {
                 if e.is_expired(now_ms) {
                     stats.skipped_expired += 1;
                     return Ok(());
@@ -180,9 +186,20 @@ pub fn write_rdb_in<W: Write>(
                 out.entry_in(e, form)?;
                 stats.keys += 1;
                 stats.expires += u64::from(e.expire_at() != 0);
+                if !key_tags.is_empty() {
+                    tags.push(&e.key, key_tags);
+                    stats.tagged_keys += 1;
+                    if tags.len() >= tags::CHUNK {
+                        out.aux(tags::AUX_KEY, &tags.take())?;
+                    }
+                }
                 Ok(())
             })
             .map_err(PersistError::Write)?;
+            if !tags.is_empty() {
+                out.aux(tags::AUX_KEY, &tags.take())
+                    .map_err(PersistError::Write)?;
+            }
         }
     }
     stats.bytes = out.finish().map_err(PersistError::Write)?;
@@ -240,7 +257,7 @@ impl<W: Write> RdbWriter<W> {
         self.aux_int(b"aof-base", 0)
     }
 
-    fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+    pub(crate) fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
         self.put_u8(opcode::AUX)?;
         self.put_string(key)?;
         self.put_string(value)

@@ -234,9 +234,12 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], nx: bool) {
     }
     // Renaming a key onto itself succeeds without doing anything (RENAMENX: 0).
     if src != dst && !(nx && ctx.ks.exists(db, dst, now)) {
+        // Tags follow the key to its new name.
+        let tags = take_tags(ctx, db, src);
         if let Some(mut e) = ctx.ks.remove(db, src, now) {
             e.key = dst.into();
             ctx.ks.insert(db, e, now);
+            put_tags(ctx, db, dst, &tags);
             return if nx { ctx.out.int(1) } else { ctx.out.ok() };
         }
     }
@@ -244,6 +247,25 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], nx: bool) {
         ctx.out.int(0)
     } else {
         ctx.out.ok()
+    }
+}
+
+/// Detaches the tags of a live key (a MiniRedis extension) to re-attach them elsewhere
+/// with [`put_tags`]: RENAME and MOVE carry them along.
+fn take_tags(ctx: &mut Ctx<'_, '_>, db: usize, key: &[u8]) -> Vec<engine::tags::Name> {
+    ctx.ks
+        .get_for_write(db, key, ctx.now_ms)
+        .map(|mut e| e.take_tags())
+        .unwrap_or_default()
+}
+
+/// Attaches `tags` to a live key.
+fn put_tags(ctx: &mut Ctx<'_, '_>, db: usize, key: &[u8], tags: &[engine::tags::Name]) {
+    if tags.is_empty() {
+        return;
+    }
+    if let Some(mut e) = ctx.ks.get_for_write(db, key, ctx.now_ms) {
+        e.add_tags(tags);
     }
 }
 
@@ -292,10 +314,10 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         return ctx.out.int(0);
     }
     // Clone only once the copy is certain to happen.
-    let Some((value, at)) = ctx
+    let Some((value, at, tags)) = ctx
         .ks
         .get_for_write(db, src, now)
-        .map(|e| (e.value.clone(), e.expire_at()))
+        .map(|e| (e.value.clone(), e.expire_at(), e.tags().to_vec()))
     else {
         return ctx.out.int(0);
     };
@@ -304,6 +326,8 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         new_entry(dst, value, &ctx.access).with_expire(at),
         now,
     );
+    // The copy carries the source's tags, as it carries its TTL.
+    put_tags(ctx, dst_db, dst, &tags);
     ctx.out.int(1);
 }
 
@@ -329,9 +353,11 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     if ctx.ks.exists(dst_db, key, now) {
         return ctx.out.int(0);
     }
+    let tags = take_tags(ctx, db, key);
     match ctx.ks.remove(db, key, now) {
         Some(e) => {
             ctx.ks.insert(dst_db, e, now);
+            put_tags(ctx, dst_db, key, &tags);
             ctx.out.int(1);
         }
         None => ctx.out.int(0),

@@ -16,6 +16,7 @@ pub mod server;
 pub mod sets;
 pub mod streams;
 pub mod strings;
+pub mod tags;
 pub mod transactions;
 pub mod util;
 pub mod zsets;
@@ -38,6 +39,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(strings::handlers());
     v.extend(zsets::handlers());
     v.extend(streams::handlers());
+    v.extend(tags::handlers());
     v.extend(transactions::handlers());
     v
 }
