@@ -128,10 +128,14 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
             crate::blocking::serve_ready(inst, &mut client.ready_keys);
         }
         match outcome {
-            crate::multi::ExecOutcome::Ran => record(client, id, usec, false),
+            crate::multi::ExecOutcome::Ran => {
+                record(client, id, usec, false);
+                crate::diag::after_command(inst, client, id, spec, argv, usec);
+            }
             crate::multi::ExecOutcome::Failed => {
                 client.last_command_failed = true;
                 record(client, id, usec, false);
+                crate::diag::after_command(inst, client, id, spec, argv, usec);
             }
             crate::multi::ExecOutcome::Rejected => {
                 client.last_command_failed = true;
@@ -153,6 +157,7 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         client.dirty += 1;
     }
     record(client, id, usec, false);
+    crate::diag::after_command(inst, client, id, spec, argv, usec);
     finish_reply(client, out, mark, skipping);
 }
 
@@ -308,6 +313,9 @@ fn finish_reply(client: &mut Client, out: &mut ReplyWriter, mark: usize, skippin
 /// Moves a connection's local counters into the instance's shared ones. The connection
 /// calls this once per batch of commands.
 pub fn flush_stats(inst: &Instance, client: &mut Client) {
+    if !client.latency_samples.is_empty() {
+        crate::diag::flush_samples(inst, client);
+    }
     let mut total = 0;
     for (id, s) in client.cmd_stats.drain(..) {
         if let Some(c) = inst.cmd_stats.get(id as usize) {

@@ -318,3 +318,11 @@ pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 pub fn exec_discarded_because(reason: &str) -> String {
     format!("EXECABORT Transaction discarded because of: {reason}")
 }
+
+// ---- diagnostics ----
+pub const SLOWLOG_COUNT: &str = "ERR count should be greater than or equal to -1";
+
+/// LATENCY GRAPH of an event with no samples.
+pub fn latency_no_samples(event: &str) -> String {
+    format!("ERR No samples available for event '{event}'")
+}

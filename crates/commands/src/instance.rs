@@ -78,6 +78,13 @@ pub struct Limits {
     lfu_log_factor: AtomicU32,
     lfu_decay_time: AtomicU32,
     tenant: AtomicBool,
+    /// slowlog-log-slower-than (negative: off) and slowlog-max-len.
+    slowlog_slower_than: std::sync::atomic::AtomicI64,
+    slowlog_max_len: AtomicU64,
+    /// latency-monitor-threshold in milliseconds (0: off).
+    latency_threshold_ms: AtomicU64,
+    /// latency-tracking: per-command histograms for INFO latencystats.
+    latency_tracking: AtomicBool,
     /// The allocator's figure and the keyspace's accounted bytes at the last sample
     /// (standalone nodes whose allocator reports exactly; see
     /// [`Instance::used_memory_for_limit`]).
@@ -100,6 +107,33 @@ impl Limits {
         self.lfu_log_factor.store(small(c.lfu_log_factor), Relaxed);
         self.lfu_decay_time.store(small(c.lfu_decay_time), Relaxed);
         self.tenant.store(c.tenant, Relaxed);
+        self.slowlog_slower_than
+            .store(c.slowlog_log_slower_than, Relaxed);
+        self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
+        self.latency_threshold_ms
+            .store(c.latency_monitor_threshold, Relaxed);
+        self.latency_tracking.store(c.latency_tracking, Relaxed);
+    }
+
+    /// slowlog-log-slower-than in microseconds; negative disables the slow log.
+    #[inline]
+    pub fn slowlog_slower_than(&self) -> i64 {
+        self.slowlog_slower_than.load(Relaxed)
+    }
+
+    pub fn slowlog_max_len(&self) -> u64 {
+        self.slowlog_max_len.load(Relaxed)
+    }
+
+    /// latency-monitor-threshold in milliseconds (0: the latency monitor is off).
+    #[inline]
+    pub fn latency_threshold_ms(&self) -> u64 {
+        self.latency_threshold_ms.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn latency_tracking(&self) -> bool {
+        self.latency_tracking.load(Relaxed)
     }
 
     pub fn maxmemory(&self) -> u64 {
@@ -180,6 +214,8 @@ pub struct Instance {
     pub blocking: crate::blocking::Blocking,
     /// Keys watched by clients (WATCH).
     pub watches: crate::multi::Watches,
+    /// Slow log, latency monitor and histograms, MONITOR connections.
+    pub diag: crate::diag::Diag,
 }
 
 impl Instance {
@@ -233,6 +269,7 @@ impl Instance {
             tenant,
             blocking: Default::default(),
             watches: Default::default(),
+            diag: crate::diag::Diag::new(registry().specs.len()),
         })
     }
 
@@ -246,6 +283,9 @@ impl Instance {
     }
 
     pub fn unregister_client(&self, id: u64) {
+        if self.diag.monitors.any() {
+            self.diag.monitors.remove(id);
+        }
         self.clients.lock().remove(&id);
     }
 

@@ -356,6 +356,7 @@ pub fn exec(inst: &Instance, client: &mut Client, out: &mut ReplyWriter) -> Exec
             client.dirty += 1;
         }
         crate::dispatch::record(client, q.id, usec, false);
+        crate::diag::after_command(inst, client, q.id, spec, &argv, usec);
     }
     client.no_block = no_block;
     drop(locked);

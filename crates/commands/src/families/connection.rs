@@ -58,6 +58,10 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) {
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     crate::multi::discard(ctx.inst, ctx.client);
+    if ctx.client.info.monitor.swap(false, Relaxed) {
+        ctx.inst.diag.monitors.remove(ctx.client.info.id);
+        ctx.client.info.outbox.clear();
+    }
     let c = &mut *ctx.client;
     c.select(0);
     c.reply_mode = ReplyMode::On;
@@ -312,6 +316,9 @@ fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// key was modified; `N` when none.
 fn flags(info: &ClientInfo) -> String {
     let mut f = String::new();
+    if info.monitor.load(Relaxed) {
+        f.push('O');
+    }
     if info.multi.load(Relaxed) >= 0 {
         f.push('x');
     }

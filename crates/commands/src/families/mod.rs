@@ -7,6 +7,7 @@
 pub mod bitmaps;
 pub mod command;
 pub mod connection;
+pub mod diag;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -26,6 +27,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(bitmaps::handlers());
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(diag::handlers());
     v.extend(hashes::handlers());
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());

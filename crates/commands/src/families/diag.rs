@@ -1,0 +1,487 @@
+//! Diagnostics: SLOWLOG, LATENCY, MONITOR, MEMORY. The data lives in
+//! [`crate::diag`] (per instance); these handlers only read and format it.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::ctx::Ctx;
+use crate::diag::LatencySeries;
+use crate::errors;
+use crate::families::util::parse_i64;
+use crate::instance::unix_ms;
+use crate::spec::Handler;
+
+pub fn handlers() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("slowlog|get", slowlog_get),
+        ("slowlog|len", slowlog_len),
+        ("slowlog|reset", slowlog_reset),
+        ("slowlog|help", slowlog_help),
+        ("latency|latest", latency_latest),
+        ("latency|history", latency_history),
+        ("latency|reset", latency_reset),
+        ("latency|doctor", latency_doctor),
+        ("latency|graph", latency_graph),
+        ("latency|help", latency_help),
+        ("monitor", monitor),
+    ]
+}
+
+fn help(ctx: &mut Ctx, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
+// ---- SLOWLOG ----
+
+fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let count = match argv.len() {
+        2 => 10,
+        3 => match parse_i64(argv[2]) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => n as usize,
+            _ => return ctx.error(errors::SLOWLOG_COUNT),
+        },
+        _ => {
+            return ctx.error(&errors::unknown_subcommand_or_arity(argv[0], argv[1]));
+        }
+    };
+    let entries = ctx.inst.diag.slowlog.latest(count);
+    let out = &mut *ctx.out;
+    out.array(entries.len());
+    for e in entries {
+        out.array(6);
+        out.int(e.id as i64);
+        out.int(e.time as i64);
+        out.int(e.usec as i64);
+        out.array(e.args.len());
+        for a in &e.args {
+            out.bulk(a);
+        }
+        out.bulk_str(&e.peer);
+        out.bulk_str(&e.name);
+    }
+}
+
+fn slowlog_len(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.int(ctx.inst.diag.slowlog.len() as i64);
+}
+
+fn slowlog_reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.inst.diag.slowlog.reset();
+    ctx.out.ok();
+}
+
+fn slowlog_help(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    help(
+        ctx,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+}
+
+// ---- LATENCY ----
+
+fn latency_latest(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let events = ctx.inst.diag.latency.snapshot();
+    let out = &mut *ctx.out;
+    out.array(events.len());
+    for (name, s) in events {
+        let last = s
+            .samples
+            .back()
+            .copied()
+            .unwrap_or(crate::diag::LatencySample {
+                time: 0,
+                latency: 0,
+            });
+        out.array(4);
+        out.bulk_str(&name);
+        out.int(last.time as i64);
+        out.int(last.latency as i64);
+        out.int(s.max as i64);
+    }
+}
+
+fn latency_history(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let event = String::from_utf8_lossy(argv[2]);
+    let Some(s) = ctx.inst.diag.latency.series(&event) else {
+        ctx.out.array(0);
+        return;
+    };
+    ctx.out.array(s.samples.len());
+    for x in &s.samples {
+        ctx.out.array(2);
+        ctx.out.int(x.time as i64);
+        ctx.out.int(x.latency as i64);
+    }
+}
+
+fn latency_reset(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let names: Vec<String> = argv[2..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let n = ctx.inst.diag.latency.reset(&names);
+    ctx.out.int(n as i64);
+}
+
+fn latency_graph(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let event = String::from_utf8_lossy(argv[2]).into_owned();
+    let Some(s) = ctx.inst.diag.latency.series(&event) else {
+        return ctx.error(&errors::latency_no_samples(&event));
+    };
+    let graph = latency_graph_text(&event, &s, unix_ms() / 1000);
+    ctx.out.verbatim("txt", graph.as_bytes());
+}
+
+/// The sparkline graph of LATENCY GRAPH: a header, 80 dashes, four rows of bars and
+/// the age of each sample written downwards, 80 samples per block.
+pub fn latency_graph_text(event: &str, s: &LatencySeries, now: u64) -> String {
+    let values: Vec<u64> = s.samples.iter().map(|x| x.latency).collect();
+    let labels: Vec<String> = s
+        .samples
+        .iter()
+        .map(|x| {
+            let e = now.saturating_sub(x.time);
+            if e < 60 {
+                format!("{e}s")
+            } else if e < 3600 {
+                format!("{}m", e / 60)
+            } else if e < 86400 {
+                format!("{}h", e / 3600)
+            } else {
+                format!("{}d", e / 86400)
+            }
+        })
+        .collect();
+    let min = values.iter().copied().min().unwrap_or(0);
+    let max = values.iter().copied().max().unwrap_or(0);
+    let mut g = format!(
+        "{event} - high {max} ms, low {min} ms (all time high {} ms)\n",
+        s.max
+    );
+    g.push_str(&"-".repeat(80));
+    g.push('\n');
+    let mut j = 0;
+    while j < values.len() {
+        let len = (values.len() - j).min(80);
+        if j != 0 {
+            g.push('\n');
+        }
+        sparkline_range(&mut g, &values, &labels, min, max, j, len);
+        j += 80;
+    }
+    g
+}
+
+/// One block of a filled sparkline, 4 rows high, with labels below.
+fn sparkline_range(
+    g: &mut String,
+    values: &[u64],
+    labels: &[String],
+    min: u64,
+    max: u64,
+    offset: usize,
+    len: usize,
+) {
+    const FILL: &[u8] = b"_o#";
+    const ROWS: i64 = 4;
+    let steps = (FILL.len() as i64) * ROWS;
+    let mut relmax = (max - min) as f64;
+    if relmax == 0.0 {
+        relmax = 1.0;
+    }
+    let mut row: i64 = 0;
+    loop {
+        let mut more = false;
+        let mut chars = vec![b' '; len];
+        for (j, c) in chars.iter_mut().enumerate() {
+            let v = values[j + offset];
+            let relval = (v - min) as f64;
+            let step = (((relval * steps as f64) as i64) as f64 / relmax) as i64;
+            let step = step.clamp(0, steps - 1);
+            if row < ROWS {
+                let idx = step - (ROWS - row - 1) * FILL.len() as i64;
+                more = true;
+                if (0..FILL.len() as i64).contains(&idx) {
+                    *c = FILL[idx as usize];
+                } else if idx >= FILL.len() as i64 {
+                    *c = b'|';
+                }
+            } else {
+                // One blank line between the bars and the labels.
+                if row - ROWS < 1 {
+                    more = true;
+                    break;
+                }
+                let label = labels[j + offset].as_bytes();
+                let at = (row - ROWS - 1) as usize;
+                if label.len() > at {
+                    more = true;
+                    *c = label[at];
+                }
+            }
+        }
+        if !more {
+            break;
+        }
+        row += 1;
+        g.push_str(&String::from_utf8_lossy(&chars));
+        g.push('\n');
+    }
+}
+
+fn latency_doctor(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let (slower, max_len, threshold) = {
+        let c = ctx.inst.config.read();
+        (
+            c.slowlog_log_slower_than,
+            c.slowlog_max_len,
+            c.latency_monitor_threshold,
+        )
+    };
+    let events = ctx.inst.diag.latency.snapshot();
+    let text = latency_report(&events, unix_ms() / 1000, slower, max_len, threshold);
+    ctx.out.verbatim("txt", text.as_bytes());
+}
+
+/// LATENCY DOCTOR's report, with Redis's analysis of each event and its advice.
+pub fn latency_report(
+    events: &[(String, LatencySeries)],
+    now: u64,
+    slowlog_slower_than: i64,
+    slowlog_max_len: u64,
+    threshold: u64,
+) -> String {
+    if events.is_empty() && threshold == 0 {
+        return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".into();
+    }
+    let mut r = String::new();
+    let mut advices = 0;
+    let (mut slowlog_enabled, mut slowlog_tuning, mut slowlog_inspect) = (false, false, false);
+    let (mut large_objects, mut scheduler, mut hz, mut mass_eviction) =
+        (false, false, false, false);
+    for (n, (event, s)) in events.iter().enumerate() {
+        if n == 0 {
+            r.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
+        }
+        let samples = s.samples.len() as u64;
+        let sum: u64 = s.samples.iter().map(|x| x.latency).sum();
+        let avg = sum.checked_div(samples).unwrap_or(0);
+        let period = match s.samples.iter().map(|x| x.time).min() {
+            Some(oldest) => now.saturating_sub(oldest).max(1),
+            None => 0,
+        };
+        let mad = s
+            .samples
+            .iter()
+            .map(|x| (avg as i64 - x.latency as i64).unsigned_abs())
+            .sum::<u64>()
+            .checked_div(samples)
+            .unwrap_or(0);
+        r.push_str(&format!(
+            "{}. {}: {} latency spikes (average {}ms, mean deviation {}ms, period {:.2} sec). Worst all time event {}ms.",
+            n + 1,
+            event,
+            samples,
+            avg,
+            mad,
+            period as f64 / samples.max(1) as f64,
+            s.max
+        ));
+        match event.as_str() {
+            "command" => {
+                if slowlog_slower_than < 0 || slowlog_max_len == 0 {
+                    slowlog_enabled = true;
+                    advices += 1;
+                } else if slowlog_slower_than / 1000 > threshold as i64 {
+                    slowlog_tuning = true;
+                    advices += 1;
+                }
+                slowlog_inspect = true;
+                large_objects = true;
+                advices += 2;
+            }
+            "fast-command" => {
+                scheduler = true;
+                advices += 1;
+            }
+            "expire-cycle" => {
+                hz = true;
+                large_objects = true;
+                advices += 2;
+            }
+            "eviction-del" => {
+                large_objects = true;
+                advices += 1;
+            }
+            "eviction-cycle" => {
+                mass_eviction = true;
+                advices += 1;
+            }
+            _ => {}
+        }
+        r.push('\n');
+    }
+    if events.is_empty() && advices == 0 {
+        r.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n");
+    } else if advices == 0 {
+        r.push_str("\nWhile there are latency events logged, I'm not able to suggest any easy fix. Please use the Redis community to get some help, providing this report in your help request.\n");
+    } else {
+        r.push_str("\nI have a few advices for you:\n\n");
+        if slowlog_enabled {
+            r.push_str(&format!("- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than {}'. If the Slow log is disabled Redis is not able to log slow commands execution for you.\n", threshold * 1000));
+        }
+        if slowlog_tuning {
+            r.push_str(&format!("- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {}'.\n", threshold * 1000));
+        }
+        if slowlog_inspect {
+            r.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+        }
+        if scheduler {
+            r.push_str("- The system is slow to execute Redis code paths not containing system calls. This usually means the system does not provide Redis CPU time to run for long periods. You should try to:\n  1) Lower the system load.\n  2) Use a computer / VM just for Redis if you are running other software in the same system.\n  3) Check if you have a \"noisy neighbour\" problem.\n  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency in your system.\n  5) Check if the problem is allocator-related by recompiling Redis with MALLOC=libc, if you are using Jemalloc. However this may create fragmentation problems.\n");
+        }
+        if hz {
+            r.push_str("- In order to make the Redis keys expiring process more incremental, try to set the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n");
+        }
+        if large_objects {
+            r.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
+        }
+        if mass_eviction {
+            r.push_str("- Sudden changes to the 'maxmemory' setting via 'CONFIG SET', or allocation of large objects via sets or sorted sets intersections, STORE option of SORT, Redis Cluster large keys migrations (RESTORE command), may create sudden memory pressure forcing the server to block trying to evict keys. \n");
+        }
+    }
+    r
+}
+
+fn latency_help(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    help(
+        ctx,
+        &[
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+}
+
+// ---- MONITOR ----
+
+fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let info = &ctx.client.info;
+    // Already monitoring: Redis ignores the command, without a reply.
+    if info.monitor.swap(true, Relaxed) {
+        return;
+    }
+    ctx.inst.diag.monitors.add(info.clone());
+    ctx.out.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::LatencySample;
+    use crate::families::util::testkit::Kit;
+
+    fn series(v: &[(u64, u64)], max: u64) -> LatencySeries {
+        LatencySeries {
+            samples: v
+                .iter()
+                .map(|&(time, latency)| LatencySample { time, latency })
+                .collect(),
+            max,
+        }
+    }
+
+    #[test]
+    fn graph_matches_redis_sparkline() {
+        // Captured from redis-server 7.0 (DEBUG SLEEP 0.05, a second later 0.02).
+        let g = latency_graph_text("command", &series(&[(99, 50), (100, 20)], 50), 100);
+        assert_eq!(
+            g,
+            format!(
+                "command - high 50 ms, low 20 ms (all time high 50 ms)\n{}\n# \n| \n| \n|_\n  \n10\nss\n",
+                "-".repeat(80)
+            )
+        );
+    }
+
+    #[test]
+    fn doctor_reports_like_redis() {
+        let r = latency_report(&[], 0, 10000, 128, 0);
+        assert!(r.starts_with("I'm sorry, Dave"));
+        let r = latency_report(&[], 0, 10000, 128, 1);
+        assert!(r.starts_with("Dave, no latency spike"));
+        let ev = vec![("command".to_string(), series(&[(99, 50), (100, 20)], 50))];
+        let r = latency_report(&ev, 100, 10000, 128, 1);
+        assert!(r.contains("1. command: 2 latency spikes (average 35ms, mean deviation 15ms, period 0.50 sec). Worst all time event 50ms.\n"), "{r}");
+        assert!(r.contains("'CONFIG SET slowlog-log-slower-than 1000'"));
+    }
+
+    #[test]
+    fn slowlog_records_over_the_threshold() {
+        let mut k = Kit::new();
+        assert_eq!(k.run("slowlog len"), ":0\r\n");
+        k.run("config set slowlog-log-slower-than 0");
+        k.run("set a b");
+        k.run("auth secret");
+        // Two commands plus the CONFIG SET that enabled it.
+        assert_eq!(k.run("slowlog len"), ":3\r\n");
+        // The newest first: SLOWLOG LEN itself, then AUTH with its password hidden.
+        let r = k.run("slowlog get 2");
+        assert!(r.starts_with("*2\r\n*6\r\n:3\r\n"), "{r}");
+        assert!(r.contains("$4\r\nauth\r\n$10\r\n(redacted)\r\n"), "{r}");
+        assert_eq!(
+            k.run("slowlog get -2"),
+            "-ERR count should be greater than or equal to -1\r\n"
+        );
+        k.run("config set slowlog-log-slower-than -1");
+        k.run("slowlog reset");
+        k.run("set a b");
+        assert_eq!(k.run("slowlog len"), ":0\r\n");
+    }
+
+    #[test]
+    fn latency_monitor_records_slow_commands() {
+        let mut k = Kit::new();
+        k.run("config set latency-monitor-threshold 1");
+        k.run("debug sleep 0.01");
+        let r = k.run("latency latest");
+        assert!(r.starts_with("*1\r\n*4\r\n$7\r\ncommand\r\n"), "{r}");
+        assert!(k.run("latency history command").starts_with("*1\r\n*2\r\n"));
+        assert_eq!(k.run("latency reset"), ":1\r\n");
+        assert_eq!(k.run("latency latest"), "*0\r\n");
+        assert_eq!(
+            k.run("latency graph command"),
+            "-ERR No samples available for event 'command'\r\n"
+        );
+    }
+}
