@@ -172,6 +172,10 @@ pub struct Client {
     pub latency_samples: Vec<(u32, u64)>,
     /// This client runs a script's commands: MONITOR shows them as `[db lua]`.
     pub script_caller: bool,
+    /// The ACL epoch `perms` was read at (see `crate::acl::refresh`).
+    pub acl_epoch: u64,
+    /// The user's permissions; None when the user may run everything.
+    pub perms: Option<crate::acl::Perms>,
 }
 
 impl Client {
@@ -199,6 +203,8 @@ impl Client {
             watched: Vec::new(),
             latency_samples: Vec::new(),
             script_caller: false,
+            acl_epoch: 0,
+            perms: None,
         }
     }
 

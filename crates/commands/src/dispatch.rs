@@ -90,7 +90,7 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     // command's shards are locked, because eviction locks shards itself. Inside MULTI
     // queuing takes memory: any command but EXEC/DISCARD/QUIT/RESET is refused when
     // memory is over the limit.
-    if let Some(msg) = check(inst, client, spec, argv).or_else(|| {
+    if let Some(msg) = check(inst, client, id, spec, argv).or_else(|| {
         if in_multi && !crate::multi::exempt_from_oom_in_multi(spec) {
             check_limits_in_multi(inst, spec)
         } else {
@@ -162,7 +162,13 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
 }
 
 /// Generic checks that need the resolved spec.
-fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -> Option<String> {
+fn check(
+    inst: &Instance,
+    client: &mut Client,
+    id: u32,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+) -> Option<String> {
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return Some(errors::NOAUTH.to_string());
     }
@@ -171,6 +177,10 @@ fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -
     }
     if client.multi.is_some() && spec.has(flags::NO_MULTI) {
         return Some(errors::NOT_IN_MULTI.to_string());
+    }
+    // ACL: one epoch compare and a None test for an unrestricted user.
+    if let Some(msg) = crate::acl::check(inst, client, id, spec, argv) {
+        return Some(msg);
     }
     // Persistence is failing: refuse writes rather than acknowledge what may be lost.
     if spec.has(flags::WRITE) && inst.writes_refused.load(Relaxed) {

@@ -216,6 +216,8 @@ pub struct Instance {
     pub watches: crate::multi::Watches,
     /// Slow log, latency monitor and histograms, MONITOR connections.
     pub diag: crate::diag::Diag,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 impl Instance {
@@ -245,7 +247,7 @@ impl Instance {
             .collect();
         let limits = Limits::default();
         limits.load(&config);
-        Arc::new(Instance {
+        let inst = Arc::new(Instance {
             ks,
             config: RwLock::new(config),
             limits,
@@ -270,7 +272,13 @@ impl Instance {
             blocking: Default::default(),
             watches: Default::default(),
             diag: crate::diag::Diag::new(registry().specs.len()),
-        })
+            acl: crate::acl::Acl::default(),
+        });
+        let pass = inst.config.read().requirepass.clone();
+        if pass.is_some() {
+            inst.acl.set_default_password(pass.as_deref());
+        }
+        inst
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -345,13 +353,24 @@ impl Instance {
         self.config.read().requirepass.clone()
     }
 
+    /// Whether a new connection starts unauthenticated: the default user has a
+    /// password or is off, or this is a front door.
+    pub fn needs_auth(&self) -> bool {
+        self.is_front_door() || self.acl.default_needs_auth()
+    }
+
     /// Changes the configuration and refreshes what dispatch reads from it.
     pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
         let mut cfg = self.config.write();
         let policy_before = self.limits.policy();
+        let pass_before = cfg.requirepass.clone();
         f(&mut cfg);
         self.limits.load(&cfg);
+        let pass = (cfg.requirepass != pass_before).then(|| cfg.requirepass.clone());
         drop(cfg);
+        if let Some(p) = pass {
+            self.acl.set_default_password(p.as_deref());
+        }
         if self.limits.policy() != policy_before {
             self.ks.clear_eviction_pool();
         }

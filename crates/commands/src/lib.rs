@@ -3,6 +3,7 @@
 //! module per family. Knows no sockets: the server crate feeds it decoded arguments
 //! and sends what it writes.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod config;

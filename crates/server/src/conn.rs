@@ -55,7 +55,7 @@ pub async fn serve_connection(mut stream: TcpStream, inst: Arc<Instance>) {
         return;
     }
     inst.register_client(info.clone());
-    let authenticated = inst.requirepass().is_none() && !inst.is_front_door();
+    let authenticated = !inst.needs_auth();
     let mut client = Client::new(info.clone(), authenticated);
     if inst.is_front_door() {
         client.front_door = Some(inst.clone());

@@ -243,6 +243,21 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     }
     if want("latencystats") {
         section(&mut o, "Latencystats");
+        if inst.limits.latency_tracking() {
+            let reg = registry();
+            for i in 0..reg.specs.len() {
+                let Some(h) = inst.diag.histograms.get(i as u32) else {
+                    continue;
+                };
+                let _ = write!(o, "latency_percentiles_usec_{}:", reg.specs[i].name);
+                for (j, p) in cfg.latency_tracking_info_percentiles.iter().enumerate() {
+                    let label = config::format_percentiles(&[*p]);
+                    let usec = h.value_at_percentile(*p) as f64 / 1000.0;
+                    let _ = write!(o, "{}p{label}={usec:.3}", if j > 0 { "," } else { "" });
+                }
+                o.push_str("\r\n");
+            }
+        }
     }
     if want("keyspace") {
         section(&mut o, "Keyspace");
@@ -378,6 +393,7 @@ fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) {
     for c in &ctx.inst.cmd_stats {
         c.reset();
     }
+    ctx.inst.diag.histograms.reset();
     if ctx.ks.holds_all() {
         ctx.ks.reset_stats();
     } else {
