@@ -23,6 +23,12 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
         ("latency|graph", latency_graph),
         ("latency|help", latency_help),
         ("monitor", monitor),
+        ("memory|usage", memory_usage),
+        ("memory|stats", memory_stats),
+        ("memory|doctor", memory_doctor),
+        ("memory|malloc-stats", memory_malloc_stats),
+        ("memory|purge", memory_purge),
+        ("memory|help", memory_help),
     ]
 }
 
@@ -405,6 +411,176 @@ fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) {
     ctx.out.ok();
 }
 
+// ---- MEMORY ----
+
+/// MEMORY USAGE key [SAMPLES count]: the bytes the key is accounted for (its table
+/// slot, key and value allocations), exact for every type, so SAMPLES changes nothing.
+fn memory_usage(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mut i = 3;
+    while i < argv.len() {
+        if argv[i].eq_ignore_ascii_case(b"samples") && i + 1 < argv.len() {
+            match parse_i64(argv[i + 1]) {
+                None => return ctx.error(errors::NOT_INTEGER),
+                Some(n) if n < 0 => return ctx.error(errors::SYNTAX),
+                Some(_) => {}
+            }
+            i += 2;
+        } else {
+            return ctx.error(errors::SYNTAX);
+        }
+    }
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    match ctx.ks.get(db, argv[2], now).map(|e| e.memory_usage()) {
+        Some(n) => ctx.out.int(n as i64),
+        None => ctx.out.null(),
+    }
+}
+
+fn memory_stats(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let inst = ctx.inst;
+    let m = crate::families::server::memory_figures(inst);
+    let peak = inst.note_memory_peak(m.allocated);
+    let dataset = inst.ks.used_memory();
+    let dbs = if ctx.ks.holds_all() {
+        ctx.ks.db_info()
+    } else {
+        inst.ks.db_info()
+    };
+    let keys: usize = dbs.iter().map(|d| d.keys).sum();
+    let clients: usize = inst
+        .clients
+        .lock()
+        .values()
+        .map(|c| c.outbox.len() + c.qbuf.load(Relaxed))
+        .sum();
+    let overhead = m.allocated.saturating_sub(dataset);
+    let used_dbs: Vec<(usize, &engine::DbInfo)> =
+        dbs.iter().enumerate().filter(|(_, d)| d.keys > 0).collect();
+    let out = &mut *ctx.out;
+    out.map(27 + used_dbs.len());
+    let mut int = |out: &mut resp::ReplyWriter, k: &str, v: u64| {
+        out.bulk_str(k);
+        out.int(v as i64);
+    };
+    int(out, "peak.allocated", peak);
+    int(out, "total.allocated", m.allocated);
+    int(out, "startup.allocated", 0);
+    int(out, "replication.backlog", 0);
+    int(out, "clients.slaves", 0);
+    int(out, "clients.normal", clients as u64);
+    int(out, "cluster.links", 0);
+    int(out, "aof.buffer", 0);
+    int(out, "lua.caches", 0);
+    int(out, "functions.caches", 0);
+    for (i, d) in &used_dbs {
+        out.bulk_str(&format!("db.{i}"));
+        out.map(3);
+        let slot = engine::value::ENTRY_OVERHEAD as u64;
+        int(out, "overhead.hashtable.main", d.keys as u64 * slot);
+        int(out, "overhead.hashtable.expires", d.expires as u64 * 16);
+        int(out, "overhead.hashtable.slot-to-keys", 0);
+    }
+    int(out, "overhead.total", overhead);
+    int(out, "keys.count", keys as u64);
+    int(
+        out,
+        "keys.bytes-per-key",
+        if keys > 0 { dataset / keys as u64 } else { 0 },
+    );
+    int(out, "dataset.bytes", dataset);
+    let pct = |a: u64, b: u64| {
+        if b > 0 {
+            a as f64 * 100.0 / b as f64
+        } else {
+            0.0
+        }
+    };
+    out.bulk_str("dataset.percentage");
+    out.double(pct(dataset, m.allocated));
+    out.bulk_str("peak.percentage");
+    out.double(pct(m.allocated, peak));
+    int(out, "allocator.allocated", m.allocated);
+    int(out, "allocator.active", m.allocated);
+    int(out, "allocator.resident", m.resident);
+    let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 1.0 };
+    out.bulk_str("allocator-fragmentation.ratio");
+    out.double(1.0);
+    int(out, "allocator-fragmentation.bytes", 0);
+    out.bulk_str("allocator-rss.ratio");
+    out.double(ratio(m.resident, m.allocated));
+    int(
+        out,
+        "allocator-rss.bytes",
+        m.resident.saturating_sub(m.allocated),
+    );
+    out.bulk_str("rss-overhead.ratio");
+    out.double(1.0);
+    int(out, "rss-overhead.bytes", 0);
+    out.bulk_str("fragmentation");
+    out.double(ratio(m.resident, m.allocated));
+    int(
+        out,
+        "fragmentation.bytes",
+        m.resident.saturating_sub(m.allocated),
+    );
+}
+
+fn memory_doctor(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let m = crate::families::server::memory_figures(ctx.inst);
+    let peak = ctx.inst.note_memory_peak(m.allocated);
+    let text = memory_report(m.allocated, peak);
+    ctx.out.verbatim("txt", text.as_bytes());
+}
+
+/// MEMORY DOCTOR's report from the used and peak memory (the checks that apply to
+/// MiniRedis: an almost empty instance, and a past peak much above today's use).
+pub fn memory_report(used: u64, peak: u64) -> String {
+    if used < 5 * 1024 * 1024 {
+        return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.".into();
+    }
+    if peak as f64 / used as f64 > 1.5 {
+        return "Sam, I detected a few issues in this Redis instance memory implants:\n\n * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\nI'm here to keep you safe, Sam. I want to help you.\n".into();
+    }
+    "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.".into()
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let m = crate::families::server::memory_figures(ctx.inst);
+    let text = format!(
+        "___ Begin {} statistics ___\nallocated: {}\nresident: {}\n--- End {} statistics ---\n",
+        m.allocator, m.allocated, m.resident, m.allocator
+    );
+    ctx.out.verbatim("txt", text.as_bytes());
+}
+
+/// MEMORY PURGE: the allocator gives back dirty pages on its own schedule; nothing to
+/// do but answer as Redis does.
+fn memory_purge(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.ok();
+}
+
+fn memory_help(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    help(
+        ctx,
+        &[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +595,34 @@ mod tests {
                 .collect(),
             max,
         }
+    }
+
+    #[test]
+    fn memory_usage_is_the_accounted_size() {
+        let mut k = Kit::new();
+        k.run("set k hello");
+        let expected = {
+            let mut l = k.inst.ks.lock_all();
+            let n = l.get(0, b"k", k.now_ms()).map(|e| e.memory_usage());
+            n.expect("present")
+        };
+        assert_eq!(k.run("memory usage k"), format!(":{expected}\r\n"));
+        assert_eq!(
+            k.run("memory usage k samples 0"),
+            format!(":{expected}\r\n")
+        );
+        assert_eq!(k.run("memory usage nokey"), "$-1\r\n");
+        assert_eq!(k.run("memory usage k samples -1"), "-ERR syntax error\r\n");
+        assert_eq!(k.run("memory usage k samples"), "-ERR syntax error\r\n");
+        assert_eq!(
+            k.run("memory usage k samples x"),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert!(k
+            .run("memory stats")
+            .starts_with("*56\r\n$14\r\npeak.allocated\r\n"));
+        assert!(memory_report(1000, 1000).starts_with("Hi Sam, this instance is empty"));
+        assert!(memory_report(10 << 20, 20 << 20).contains("Peak memory"));
     }
 
     #[test]

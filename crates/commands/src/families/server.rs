@@ -284,7 +284,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
 /// used memory is its keyspace's accounted bytes, the same figure its maxmemory is
 /// enforced against; it has no resident set or fragmentation of its own to report, so
 /// those equal its used memory.
-fn memory_figures(inst: &Instance) -> MemoryStats {
+pub(crate) fn memory_figures(inst: &Instance) -> MemoryStats {
     let mut m = memory();
     if inst.limits.tenant() {
         let used = inst.ks.used_memory();
