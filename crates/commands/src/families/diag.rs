@@ -458,7 +458,7 @@ fn memory_stats(ctx: &mut Ctx, _argv: &[&[u8]]) {
         dbs.iter().enumerate().filter(|(_, d)| d.keys > 0).collect();
     let out = &mut *ctx.out;
     out.map(27 + used_dbs.len());
-    let mut int = |out: &mut resp::ReplyWriter, k: &str, v: u64| {
+    let int = |out: &mut resp::ReplyWriter, k: &str, v: u64| {
         out.bulk_str(k);
         out.int(v as i64);
     };
