@@ -124,6 +124,9 @@ cases!(
     multi_basic,
     multi_watch,
     multi_types,
+    diag_slowlog,
+    diag_latency,
+    diag_memory,
 );
 
 fn cases_dir() -> PathBuf {
