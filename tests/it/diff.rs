@@ -127,6 +127,8 @@ cases!(
     diag_slowlog,
     diag_latency,
     diag_memory,
+    acl_users,
+    acl_perms,
 );
 
 fn cases_dir() -> PathBuf {

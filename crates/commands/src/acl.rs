@@ -52,6 +52,9 @@ pub struct User {
     pub keys: Vec<KeyPattern>,
     pub allchannels: bool,
     pub channels: Vec<Vec<u8>>,
+    /// `sanitize-payload` (Some(true), set by `reset`) or `skip-sanitize-payload`
+    /// (Some(false)): how RESTORE payloads are checked; only reported.
+    pub sanitize_payload: Option<bool>,
 }
 
 fn words() -> usize {
@@ -74,6 +77,7 @@ impl User {
             keys: Vec::new(),
             allchannels,
             channels: Vec::new(),
+            sanitize_payload: None,
         }
     }
 
@@ -204,7 +208,10 @@ impl User {
             b"reset" => {
                 let name = std::mem::take(&mut self.name);
                 *self = User::new(&name, false);
+                self.sanitize_payload = Some(true);
             }
+            b"sanitize-payload" => self.sanitize_payload = Some(true),
+            b"skip-sanitize-payload" => self.sanitize_payload = Some(false),
             _ => return self.apply_prefixed(op),
         }
         Ok(())
@@ -334,6 +341,11 @@ impl User {
         let mut f = vec![if self.enabled { "on" } else { "off" }];
         if self.nopass {
             f.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => f.push("skip-sanitize-payload"),
+            Some(true) => f.push("sanitize-payload"),
+            None => {}
         }
         f
     }

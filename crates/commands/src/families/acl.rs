@@ -224,7 +224,8 @@ fn genpass(ctx: &mut Ctx, argv: &[&[u8]]) {
         2 => 256,
         3 => match parse_i64(argv[2]) {
             Some(b) if (1..=4096).contains(&b) => b as usize,
-            _ => return ctx.error(errors::ACL_GENPASS_BITS),
+            Some(_) => return ctx.error(errors::ACL_GENPASS_BITS),
+            None => return ctx.error(errors::NOT_INTEGER),
         },
         _ => return ctx.error(&errors::unknown_subcommand_or_arity(argv[0], argv[1])),
     };

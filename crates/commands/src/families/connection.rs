@@ -141,7 +141,8 @@ fn check_credentials(
     match found {
         Some(u) if u.enabled && u.password_ok(pass) => Ok((None, name)),
         _ => {
-            let object = String::from_utf8_lossy(ctx.argv[0]).to_ascii_lowercase();
+            // The command as the client typed it, as Redis logs it.
+            let object = String::from_utf8_lossy(ctx.argv[0]).into_owned();
             // The log names the user that was tried.
             let who = std::mem::replace(&mut ctx.client.user, name);
             crate::acl::log_denial(ctx.inst, ctx.client, "auth", "toplevel", object);
