@@ -301,6 +301,16 @@ impl Instance {
         self.clients.lock().len()
     }
 
+    /// Records a latency event (`expire-cycle`, `eviction-cycle`, ...) that took
+    /// `elapsed`, if the latency monitor is on and it reached the threshold.
+    pub fn latency_event(&self, event: &str, elapsed: Duration) {
+        let threshold = self.limits.latency_threshold_ms();
+        let ms = elapsed.as_millis() as u64;
+        if threshold > 0 && ms >= threshold {
+            self.diag.latency.add(event, ms);
+        }
+    }
+
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {
         self.shutdown_requested.store(true, Relaxed);
@@ -444,6 +454,14 @@ impl Instance {
         if policy == Policy::NoEviction {
             return false;
         }
+        let started = Instant::now();
+        let r = self.evict_over_limit(max, policy);
+        self.latency_event("eviction-cycle", started.elapsed());
+        r
+    }
+
+    /// The eviction loop of [`Instance::evict_to_limit`], once memory is over `max`.
+    fn evict_over_limit(&self, max: u64, policy: Policy) -> bool {
         let samples = self.limits.samples.load(Relaxed) as usize;
         let limit = self.limits.eviction_time_limit();
         let started = Instant::now();
