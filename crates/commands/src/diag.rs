@@ -320,10 +320,15 @@ fn highest_equivalent(v: u64) -> u64 {
 impl Histogram {
     /// Records one duration in nanoseconds (clamped to 1 ns ..= 1 s, as Redis does).
     pub fn record(&self, ns: u64) {
+        self.record_n(ns, 1);
+    }
+
+    /// Records `n` durations that fall in the same bucket as `ns`.
+    pub fn record_n(&self, ns: u64, n: u64) {
         let v = ns.clamp(HIST_MIN_NS, HIST_MAX_NS);
         if let Some(c) = self.counts.get(counts_index(v)) {
-            c.fetch_add(1, Relaxed);
-            self.total.fetch_add(1, Relaxed);
+            c.fetch_add(n, Relaxed);
+            self.total.fetch_add(n, Relaxed);
         }
     }
 
@@ -372,8 +377,12 @@ impl Histograms {
     }
 
     pub fn record(&self, id: u32, ns: u64) {
+        self.record_n(id, ns, 1);
+    }
+
+    pub fn record_n(&self, id: u32, ns: u64, n: u64) {
         if let Some(h) = self.by_cmd.get(id as usize) {
-            h.get_or_init(Histogram::default).record(ns);
+            h.get_or_init(Histogram::default).record_n(ns, n);
         }
     }
 
@@ -558,8 +567,22 @@ pub fn after_command(
 /// Moves a connection's latency samples into the instance's histograms (once per
 /// batch, with the command counters).
 pub fn flush_samples(inst: &Instance, client: &mut Client) {
+    // A pipeline of one command mostly lands in a few buckets: count them here and
+    // write each shared counter once.
+    let mut runs: Vec<(u32, usize, u64, u64)> = Vec::new();
     for (id, usec) in client.latency_samples.drain(..) {
-        inst.diag.histograms.record(id, usec.saturating_mul(1000));
+        let ns = usec.saturating_mul(1000).clamp(HIST_MIN_NS, HIST_MAX_NS);
+        let bucket = counts_index(ns);
+        let full = runs.len() >= 64;
+        match runs.iter_mut().find(|r| r.0 == id && r.1 == bucket) {
+            Some(r) => r.3 += 1,
+            // Too varied to be worth counting: record directly.
+            None if full => inst.diag.histograms.record(id, ns),
+            None => runs.push((id, bucket, ns, 1)),
+        }
+    }
+    for (id, _, ns, n) in runs {
+        inst.diag.histograms.record_n(id, ns, n);
     }
 }
 

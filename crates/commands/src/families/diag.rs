@@ -626,6 +626,48 @@ mod tests {
     }
 
     #[test]
+    fn latencystats_reports_commands_seen() {
+        let mut k = Kit::new();
+        for _ in 0..5 {
+            k.run("set a b");
+        }
+        k.inst
+            .update_config(|c| c.latency_tracking_info_percentiles = vec![0.0, 50.0, 100.0]);
+        let text = k.run("info latencystats");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("latency_percentiles_usec_set:"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let fields: Vec<&str> = line.split(':').nth(1).unwrap_or("").split(',').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert!(
+            fields[0].starts_with("p0=") && fields[2].starts_with("p100="),
+            "{line}"
+        );
+        // Values are microseconds with three decimals.
+        assert!(
+            fields[1]
+                .split('=')
+                .nth(1)
+                .is_some_and(|v| v.len() >= 5 && v.as_bytes()[v.len() - 4] == b'.'),
+            "{line}"
+        );
+        assert_eq!(
+            k.inst
+                .diag
+                .histograms
+                .get(crate::registry::registry().lookup(b"set").unwrap_or(0))
+                .map(|h| h.total()),
+            Some(5)
+        );
+        k.run("config resetstat");
+        assert!(!k.run("info latencystats").contains("_set:"));
+        k.run("config set latency-tracking no");
+        k.run("get a");
+        assert_eq!(k.run("info latencystats"), "$16\r\n# Latencystats\r\n\r\n");
+    }
+
+    #[test]
     fn graph_matches_redis_sparkline() {
         // Captured from redis-server 7.0 (DEBUG SLEEP 0.05, a second later 0.02).
         let g = latency_graph_text("command", &series(&[(99, 50), (100, 20)], 50), 100);
