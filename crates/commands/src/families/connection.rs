@@ -105,7 +105,13 @@ fn check_credentials(
     };
     if let Some(door) = &ctx.client.front_door {
         match user {
-            Some(u) if !is_own_name(u) || ctx.inst.is_front_door() => {
+            // A user of this database's own ACL logs in here; any other name names
+            // a database to move to.
+            Some(u)
+                if ctx.inst.is_front_door()
+                    || (!is_own_name(u)
+                        && ctx.inst.acl.user(&String::from_utf8_lossy(u)).is_none()) =>
+            {
                 let Some(dir) = &door.directory else {
                     return Err(errors::WRONGPASS.into());
                 };
