@@ -829,6 +829,34 @@ pub fn check(
     Some(msg)
 }
 
+/// EXEC's check of a queued command against the user's current rights: None when
+/// still allowed, else Redis's error for rules changed after queuing.
+pub fn recheck_at_exec(
+    inst: &Instance,
+    client: &mut Client,
+    id: u32,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+) -> Option<String> {
+    refresh(inst, client);
+    let user = client.perms.as_ref()?;
+    let denied = permitted(user, id, spec, argv).err()?;
+    let (reason, object, why) = match denied {
+        Denied::Command => (
+            "command",
+            spec.name.to_string(),
+            "no permission to execute the command or subcommand",
+        ),
+        Denied::Key(i) => (
+            "key",
+            String::from_utf8_lossy(argv[i]).into_owned(),
+            "no permission to touch the specified keys",
+        ),
+    };
+    log_denial(inst, client, reason, "multi", object);
+    Some(errors::noperm_changed_at_exec(why))
+}
+
 pub fn log_denial(
     inst: &Instance,
     client: &Client,

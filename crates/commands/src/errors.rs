@@ -374,3 +374,8 @@ pub fn acl_no_user(name: &[u8]) -> String {
 pub fn acl_no_command(name: &[u8]) -> String {
     format!("ERR Command '{}' not found", printable(name, usize::MAX))
 }
+
+/// A queued command the user lost the right to run before EXEC.
+pub fn noperm_changed_at_exec(reason: &str) -> String {
+    format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
+}

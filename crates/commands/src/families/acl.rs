@@ -322,6 +322,26 @@ mod tests {
     }
 
     #[test]
+    fn exec_rechecks_rights_changed_after_queuing() {
+        let mut k = Kit::new();
+        k.run("acl setuser q on >pw ~* +multi +exec +get +set");
+        k.run("auth q pw");
+        assert_eq!(k.run("multi"), "+OK\r\n");
+        assert_eq!(k.run("set a 1"), "+QUEUED\r\n");
+        assert_eq!(k.run("get a"), "+QUEUED\r\n");
+        k.inst
+            .acl
+            .set_user("q", &[b"-get"], false)
+            .expect("rules apply");
+        let r = k.run("exec");
+        assert_eq!(r, "*2\r\n+OK\r\n-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand\r\n");
+        k.run("auth default x");
+        assert!(k
+            .run("acl log 1")
+            .contains("$7\r\ncontext\r\n$5\r\nmulti\r\n"));
+    }
+
+    #[test]
     fn requirepass_is_the_default_users_password() {
         let mut k = Kit::new();
         assert!(!k.inst.needs_auth());
