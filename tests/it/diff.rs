@@ -133,6 +133,11 @@ cases!(
     multi_basic,
     multi_watch,
     multi_types,
+    diag_slowlog,
+    diag_latency,
+    diag_memory,
+    acl_users,
+    acl_perms,
 );
 
 fn cases_dir() -> PathBuf {

@@ -14,6 +14,7 @@ mod eviction;
 mod lifecycle;
 mod lists_blocking;
 mod lists_random;
+mod monitor;
 mod multi;
 mod rdb;
 mod rdb_streams;

@@ -54,6 +54,10 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     /// A key this client watches was modified: its EXEC will fail (CLIENT LIST `d`).
     pub watch_dirty: AtomicBool,
+    /// Bytes other connections queued for this one (MONITOR lines).
+    pub outbox: crate::outbox::Outbox,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
 }
 
 impl ClientInfo {
@@ -81,6 +85,8 @@ impl ClientInfo {
             flags: Mutex::new(String::from("N")),
             multi: AtomicI64::new(-1),
             watch_dirty: AtomicBool::new(false),
+            outbox: Default::default(),
+            monitor: AtomicBool::new(false),
         }
     }
 
@@ -161,6 +167,15 @@ pub struct Client {
     pub multi: Option<Box<crate::multi::MultiState>>,
     /// Keys this client WATCHes.
     pub watched: Vec<crate::multi::WatchedKey>,
+    /// (command id, microseconds) of commands run since the last flush, for the
+    /// latency histograms (INFO latencystats).
+    pub latency_samples: Vec<(u32, u64)>,
+    /// This client runs a script's commands: MONITOR shows them as `[db lua]`.
+    pub script_caller: bool,
+    /// The ACL epoch `perms` was read at (see `crate::acl::refresh`).
+    pub acl_epoch: u64,
+    /// The user's permissions; None when the user may run everything.
+    pub perms: Option<crate::acl::Perms>,
 }
 
 impl Client {
@@ -186,6 +201,10 @@ impl Client {
             ready_keys: Vec::new(),
             multi: None,
             watched: Vec::new(),
+            latency_samples: Vec::new(),
+            script_caller: false,
+            acl_epoch: 0,
+            perms: None,
         }
     }
 

@@ -69,6 +69,16 @@ pub struct Config {
     pub zset_max_listpack_entries: u64,
     /// ... and no member longer than this many bytes.
     pub zset_max_listpack_value: u64,
+    /// LATENCY: events lasting at least this many milliseconds are recorded (0 = off).
+    pub latency_monitor_threshold: u64,
+    /// INFO latencystats: per-command latency histograms.
+    pub latency_tracking: bool,
+    /// The percentiles INFO latencystats reports.
+    pub latency_tracking_info_percentiles: Vec<f64>,
+    /// Entries ACL LOG keeps.
+    pub acllog_max_len: u64,
+    /// Whether new ACL users may use every channel (`allchannels`) or none.
+    pub acl_pubsub_default_all: bool,
 }
 
 impl Default for Config {
@@ -119,6 +129,11 @@ impl Default for Config {
             set_max_intset_entries: engine::types::set::MAX_INTSET_ENTRIES as u64,
             zset_max_listpack_entries: engine::types::zset::PACK_MAX_ENTRIES as u64,
             zset_max_listpack_value: engine::types::zset::PACK_MAX_VALUE as u64,
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
         }
     }
 }
@@ -141,6 +156,8 @@ pub enum Kind {
     Words,
     /// notify-keyspace-events flag letters, stored in Redis's canonical order.
     KeyspaceEvents,
+    /// A space-separated list of percentiles (0..=100).
+    Percentiles,
 }
 
 /// One configuration parameter.
@@ -543,7 +560,79 @@ pub static PARAMS: &[Param] = &[
         |c| c.set_max_intset_entries.to_string(),
         |c, v| c.set_max_intset_entries = num(v)
     ),
+    p!(
+        "latency-monitor-threshold",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.latency_monitor_threshold.to_string(),
+        |c, v| c.latency_monitor_threshold = num(v)
+    ),
+    p!(
+        "latency-tracking",
+        Kind::Bool,
+        true,
+        |c| b(c.latency_tracking),
+        |c, v| c.latency_tracking = yes(v)
+    ),
+    p!(
+        "latency-tracking-info-percentiles",
+        Kind::Percentiles,
+        true,
+        |c| format_percentiles(&c.latency_tracking_info_percentiles),
+        |c, v| c.latency_tracking_info_percentiles = parse_percentiles(v).unwrap_or_default()
+    ),
+    p!(
+        "acllog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.acllog_max_len.to_string(),
+        |c, v| c.acllog_max_len = num(v)
+    ),
+    p!(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        true,
+        |c| if c.acl_pubsub_default_all {
+            "allchannels"
+        } else {
+            "resetchannels"
+        }
+        .into(),
+        |c, v| c.acl_pubsub_default_all = v.eq_ignore_ascii_case("allchannels")
+    ),
 ];
+
+/// latency-tracking-info-percentiles as Redis prints it: each value with `%f`-style
+/// shortest form ("50 99 99.9").
+pub fn format_percentiles(v: &[f64]) -> String {
+    v.iter()
+        .map(|p| {
+            let t = format!("{p:.6}");
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Parses a space-separated list of percentiles, each within 0..=100.
+pub fn parse_percentiles(s: &str) -> Result<Vec<f64>, String> {
+    s.split_whitespace()
+        .map(|w| match w.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+            Ok(_) => Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .to_string(),
+            ),
+            Err(_) => Err("Invalid latency-tracking-info-percentiles parameters".to_string()),
+        })
+        .collect()
+}
 
 /// Finds a parameter by name or alias, case-insensitively.
 pub fn find(name: &str) -> Option<&'static Param> {
@@ -620,6 +709,7 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
         Kind::Str | Kind::Words => Ok(value.to_string()),
         Kind::KeyspaceEvents => keyspace_events_canonical(value)
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        Kind::Percentiles => parse_percentiles(value).map(|v| format_percentiles(&v)),
     }
 }
 

@@ -360,3 +360,64 @@ pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 pub fn exec_discarded_because(reason: &str) -> String {
     format!("EXECABORT Transaction discarded because of: {reason}")
 }
+
+// ---- diagnostics ----
+pub const SLOWLOG_COUNT: &str = "ERR count should be greater than or equal to -1";
+
+/// LATENCY GRAPH of an event with no samples.
+pub fn latency_no_samples(event: &str) -> String {
+    format!("ERR No samples available for event '{event}'")
+}
+
+// ---- acl ----
+pub const NOPERM_KEY: &str =
+    "NOPERM this user has no permissions to access one of the keys used as arguments";
+pub const NOPERM_CHANNEL: &str =
+    "NOPERM this user has no permissions to access one of the channels used as arguments";
+
+/// A command the user may not run (its full name, `config|get` for subcommands).
+pub fn noperm_command(name: &str) -> String {
+    format!("NOPERM this user has no permissions to run the '{name}' command")
+}
+
+/// ACL SETUSER rule errors (the reason part).
+pub const ACL_SYNTAX: &str = "Syntax error";
+pub const ACL_UNKNOWN_NAME: &str = "Unknown command or category name in ACL";
+pub const ACL_BAD_HASH: &str =
+    "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
+pub const ACL_NO_SUCH_PASSWORD: &str =
+    "The password you are trying to remove from the user does not exist";
+pub const ACL_KEYS_AFTER_ALL: &str = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
+pub const ACL_CHANNELS_AFTER_ALL: &str = "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
+/// A tenant may not change its default user's credentials: they are the database's
+/// password, which the operator manages.
+pub const ACL_TENANT_DEFAULT_CREDENTIALS: &str = "default user's credentials are managed by the platform for this database; change the database password through the node manager";
+
+/// `ERR Error in ACL SETUSER modifier '<rule>': <reason>`
+pub fn acl_setuser(rule: &[u8], reason: &str) -> String {
+    format!(
+        "ERR Error in ACL SETUSER modifier '{}': {reason}",
+        printable(rule, usize::MAX)
+    )
+}
+
+pub const ACL_DEFAULT_NOT_REMOVABLE: &str = "ERR The 'default' user cannot be removed";
+pub const ACL_GENPASS_BITS: &str = "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096";
+pub const ACL_NO_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
+
+pub fn acl_unknown_category(name: &[u8]) -> String {
+    format!("ERR Unknown category '{}'", printable(name, usize::MAX))
+}
+
+pub fn acl_no_user(name: &[u8]) -> String {
+    format!("ERR User '{}' not found", printable(name, usize::MAX))
+}
+
+pub fn acl_no_command(name: &[u8]) -> String {
+    format!("ERR Command '{}' not found", printable(name, usize::MAX))
+}
+
+/// A queued command the user lost the right to run before EXEC.
+pub fn noperm_changed_at_exec(reason: &str) -> String {
+    format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
+}

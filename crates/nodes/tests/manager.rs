@@ -367,14 +367,51 @@ fn isolation_rules_are_enforced() {
         Value::SimpleString("PONG".into())
     );
     assert_eq!(p.mgr.info("beta").expect("info").status, Status::Running);
-    // Pub/sub, MONITOR and SAVE are not served yet; when they are, they must be per
-    // database (each instance has its own channels, clients and snapshot) and this
-    // check turns into their isolation test.
+    // MONITOR, the slow log and ACL users are per database.
+    {
+        use std::io::{BufRead, BufReader, Write};
+        let mut m = std::net::TcpStream::connect(("127.0.0.1", pa)).expect("connect");
+        m.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        m.write_all(b"AUTH pa\r\nMONITOR\r\n").expect("write");
+        let mut lines = BufReader::new(m.try_clone().expect("clone"));
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            lines.read_line(&mut line).expect("read");
+            assert_eq!(line, "+OK\r\n");
+        }
+        let _: () = b.set("beta-secret", "1").expect("set");
+        let _: () = a.set("alpha-key", "1").expect("set");
+        loop {
+            line.clear();
+            lines.read_line(&mut line).expect("monitor line");
+            assert!(!line.contains("beta"), "alpha's monitor saw {line}");
+            if line.contains("alpha-key") {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        cmd(&mut a, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]).expect("set"),
+        Value::Okay
+    );
+    let _: () = a.set("slow", "1").expect("set");
+    let n: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut b).expect("len");
+    assert_eq!(n, 0);
+    assert_eq!(
+        cmd(&mut a, &["ACL", "SETUSER", "only-alpha", "on", ">x"]).expect("setuser"),
+        Value::Okay
+    );
+    let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut b).expect("users");
+    assert_eq!(users, vec!["default".to_string()]);
+    // Pub/sub and SAVE are not served yet; when they are, they must be per database
+    // (each instance has its own channels and snapshot) and this check turns into
+    // their isolation test.
     for c in [
         &["SUBSCRIBE", "ch"][..],
         &["PSUBSCRIBE", "*"],
         &["PUBLISH", "ch", "x"],
-        &["MONITOR"],
         &["SAVE"],
         &["BGSAVE"],
     ] {

@@ -42,7 +42,7 @@ pub mod zipmap;
 
 pub use error::PersistError;
 pub use reader::{load, load_from, read_rdb, LoadStats, RdbEntry, RdbItem, RdbSummary};
-pub use writer::{save, write_rdb, write_rdb_in, Form, SaveStats, REDIS_VER};
+pub use writer::{save, serialized_len, write_rdb, write_rdb_in, Form, SaveStats, REDIS_VER};
 
 #[cfg(test)]
 mod collection_tests;

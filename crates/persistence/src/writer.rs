@@ -217,6 +217,21 @@ fn is_empty_collection(v: &Value) -> bool {
     }
 }
 
+/// The bytes `e`'s value takes in an RDB file, without its expiry, type and key:
+/// Redis's DEBUG OBJECT `serializedlength`.
+pub fn serialized_len(e: &Entry) -> io::Result<u64> {
+    let mut all = RdbWriter::new(io::sink());
+    all.entry_in(e, Form::Auto)?;
+    let mut head = RdbWriter::new(io::sink());
+    if e.expire_at() != 0 {
+        head.put_u8(opcode::EXPIRETIME_MS)?;
+        head.put(&[0; 8])?;
+    }
+    head.put_u8(TYPE_STRING)?;
+    head.put_string(&e.key)?;
+    Ok(all.written.saturating_sub(head.written))
+}
+
 /// An output stream that keeps the running checksum and byte count.
 pub(crate) struct RdbWriter<W> {
     w: W,

@@ -4,9 +4,11 @@
 //! `Keyspace` method that takes locks (`lock*`, `db_info`, `stats`) while the command's
 //! `Locked` is alive: shard locks are not re-entrant. Errors come from `crate::errors`.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod command;
 pub mod connection;
+pub mod diag;
 pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
@@ -26,9 +28,11 @@ use crate::spec::Handler;
 /// Every served command: (spec name, handler). A spec without an entry here is not served.
 pub fn handlers() -> Vec<(&'static str, Handler)> {
     let mut v: Vec<(&'static str, Handler)> = Vec::new();
+    v.extend(acl::handlers());
     v.extend(bitmaps::handlers());
     v.extend(command::handlers());
     v.extend(connection::handlers());
+    v.extend(diag::handlers());
     v.extend(geo::handlers());
     v.extend(hashes::handlers());
     v.extend(hyperloglog::handlers());
