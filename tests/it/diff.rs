@@ -122,6 +122,9 @@ cases!(
     lists_types,
     lists_blocking,
     multi_basic,
+    scripting_eval,
+    scripting_script,
+    scripting_function,
     multi_watch,
     multi_types,
 );

@@ -180,6 +180,9 @@ pub struct Instance {
     pub blocking: crate::blocking::Blocking,
     /// Keys watched by clients (WATCH).
     pub watches: crate::multi::Watches,
+    /// Scripts and functions (EVAL's cache, libraries, their Lua VMs, the running
+    /// script).
+    pub scripts: crate::scripts::Scripts,
 }
 
 impl Instance {
@@ -233,6 +236,7 @@ impl Instance {
             tenant,
             blocking: Default::default(),
             watches: Default::default(),
+            scripts: Default::default(),
         })
     }
 

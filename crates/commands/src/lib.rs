@@ -15,6 +15,7 @@ pub mod hll;
 pub mod instance;
 pub mod multi;
 pub mod registry;
+pub mod scripts;
 pub mod spec;
 pub mod table;
 

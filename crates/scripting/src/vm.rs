@@ -13,7 +13,7 @@ use resp::{Frame, ReplyWriter};
 
 use crate::convert::{frame_to_lua, lua_to_reply, ScriptResp};
 use crate::rand48::Rand48;
-use crate::shebang::{flag_by_name, valid_name, ScriptFlags, FUNCTION_NAME_RULE};
+use crate::shebang::{flag_by_name, valid_name, ScriptFlags};
 
 /// What `redis.call` and `redis.pcall` run commands through.
 pub trait Host {
@@ -107,6 +107,15 @@ G.rawset = function(t, k, v)
   return t
 end
 api.locked = setmetatable({}, {__mode = 'k'})
+-- pcall hands back an error table's message, as Redis 7.0's does.
+local pcall_ = pcall
+local function unwrap(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' and e.err ~= nil then return false, e.err end
+  return false, e
+end
+G.pcall = function(...) return unwrap(pcall_(...)) end
 local xpcall, select, unpack = xpcall, select, unpack
 -- Runs f(...) under Redis's error handler h (Lua 5.1's xpcall passes no arguments).
 api.run = function(f, h, ...)
@@ -767,20 +776,22 @@ fn install_redis(
         })?,
     )?;
     let err_reply = lua.create_function(|lua, args: MultiValue| {
+        let t = lua.create_table()?;
         let (1, Some(Value::String(s))) = (args.len(), args.front()) else {
-            return Err(rt("ERR wrong number or type of arguments"));
+            t.raw_set("err", "ERR wrong number or type of arguments")?;
+            return Ok(t);
         };
         let raw = s.as_bytes().to_vec();
-        let t = lua.create_table()?;
         t.raw_set("err", lua.create_string(error_reply_text(&raw))?)?;
         Ok(t)
     })?;
     redis.raw_set("error_reply", err_reply)?;
     let status_reply = lua.create_function(|lua, args: MultiValue| {
-        let (1, Some(Value::String(s))) = (args.len(), args.front()) else {
-            return Err(rt("ERR wrong number or type of arguments"));
-        };
         let t = lua.create_table()?;
+        let (1, Some(Value::String(s))) = (args.len(), args.front()) else {
+            t.raw_set("err", "ERR wrong number or type of arguments")?;
+            return Ok(t);
+        };
         t.raw_set("ok", s.clone())?;
         Ok(t)
     })?;
@@ -977,7 +988,8 @@ fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
         }
     };
     if !valid_name(&name) {
-        return Err(rt(format!("ERR {FUNCTION_NAME_RULE}")));
+        // Redis 7.0 words this error as for library names.
+        return Err(rt(format!("ERR {}", crate::shebang::LIBRARY_NAME_RULE)));
     }
     let name = String::from_utf8_lossy(&name).into_owned();
     let pending: Option<Arc<Mutex<Option<Vec<Function>>>>> = lua
@@ -1172,7 +1184,7 @@ mod tests {
             "-ERR value is not an integer or out of range\r\n"
         );
         assert_eq!(
-            e("local ok, err = pcall(redis.call, 'incr', 'k'); return err.err"),
+            e("local ok, err = pcall(redis.call, 'incr', 'k'); return err"),
             "$43\r\nERR value is not an integer or out of range\r\n"
         );
         assert_eq!(
