@@ -16,4 +16,5 @@ mod multi;
 mod rdb;
 mod rdb_streams;
 mod robust;
+mod scripting;
 mod streams_block;

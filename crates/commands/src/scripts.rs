@@ -140,11 +140,12 @@ pub fn kill(inst: &Instance, function: bool) -> Result<(), &'static str> {
     let Some(r) = inst.scripts.running() else {
         return Err(errors::NOTBUSY);
     };
+    // The other kind's KILL is refused as any command is while a script is busy.
     if r.function != function {
-        return Err(if function {
-            errors::KILL_EVAL_WITH_FUNCTION_KILL
+        return Err(if r.function {
+            errors::BUSY_FUNCTION
         } else {
-            errors::KILL_FUNCTION_WITH_SCRIPT_KILL
+            errors::BUSY_SCRIPT
         });
     }
     if r.wrote.load(Relaxed) {

@@ -1347,6 +1347,16 @@ mod tests {
         );
     }
 
+    /// What one idle VM costs (a platform holds many databases; VMs are made on
+    /// first use only).
+    #[test]
+    fn an_idle_vm_is_small() {
+        let vm = Vm::new(false).unwrap();
+        let bytes = vm.used_memory();
+        println!("one EVAL VM: {bytes} bytes of Lua heap");
+        assert!(bytes < 256 * 1024, "{bytes}");
+    }
+
     #[test]
     fn a_killed_script_stops() {
         let mut vm = Vm::new(false).unwrap();
