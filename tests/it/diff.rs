@@ -125,6 +125,7 @@ cases!(
     scripting_eval,
     scripting_script,
     scripting_function,
+    scripting_libs,
     multi_watch,
     multi_types,
 );

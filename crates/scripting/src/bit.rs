@@ -121,6 +121,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             Ok(full[8 - n..].to_string())
         })?,
     )?;
+    crate::with_positions(lua, &t)?;
     Ok(t)
 }
 

@@ -123,6 +123,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "encode_sparse_array",
         lua.create_function(|_, _: MultiValue| Ok((false, 2, 10)))?,
     )?;
+    crate::with_positions(lua, &t)?;
     Ok(t)
 }
 
@@ -155,67 +156,105 @@ fn encode_number(n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
     Ok(())
 }
 
-fn encode(v: &Value, out: &mut Vec<u8>, depth: u32, max: u32) -> mlua::Result<()> {
-    match v {
-        Value::Nil => out.extend_from_slice(b"null"),
-        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => encode_number(*n as f64, out)?,
-        Value::Number(n) => encode_number(*n, out)?,
+/// A table being written: an array (next index) or an object (its pairs, next one).
+enum Open {
+    Arr {
+        t: Table,
+        len: usize,
+        next: usize,
+    },
+    Obj {
+        pairs: Vec<(Value, Value)>,
+        next: usize,
+    },
+}
+
+fn encode_key(k: &Value, out: &mut Vec<u8>) -> mlua::Result<()> {
+    match k {
         Value::String(s) => escape_into(&s.as_bytes(), out),
-        Value::Table(t) => {
-            let depth = depth + 1;
-            if depth > max {
-                return Err(rt(format!("Cannot serialise, excessive nesting ({depth})")));
-            }
-            match array_length(t)? {
-                Some(len) if len > 0 => {
-                    out.push(b'[');
-                    for i in 1..=len {
-                        if i > 1 {
-                            out.push(b',');
-                        }
-                        let item: Value = t.raw_get(i)?;
-                        encode(&item, out, depth, max)?;
-                    }
-                    out.push(b']');
-                }
-                _ => {
-                    out.push(b'{');
-                    let mut first = true;
-                    for pair in t.pairs::<Value, Value>() {
-                        let (k, val) = pair?;
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        match &k {
-                            Value::String(s) => escape_into(&s.as_bytes(), out),
-                            Value::Integer(n) => {
-                                escape_into(lua_number_text(*n as f64).as_bytes(), out)
-                            }
-                            Value::Number(n) => escape_into(lua_number_text(*n).as_bytes(), out),
-                            _ => {
-                                return Err(rt(
-                                    "Cannot serialise table: table key must be a number or string",
-                                ))
-                            }
-                        }
-                        out.push(b':');
-                        encode(&val, out, depth, max)?;
-                    }
-                    out.push(b'}');
-                }
-            }
-        }
+        Value::Integer(n) => escape_into(lua_number_text(*n as f64).as_bytes(), out),
+        Value::Number(n) => escape_into(lua_number_text(*n).as_bytes(), out),
         other => {
             return Err(rt(format!(
-                "Cannot serialise {}: type not supported",
+                "Cannot serialise {}: table key must be a number or string",
                 other.type_name()
             )))
         }
     }
     Ok(())
+}
+
+/// Encodes `v` without recursion (nesting is bounded by `max`, not by the stack).
+fn encode(v: &Value, out: &mut Vec<u8>, _depth: u32, max: u32) -> mlua::Result<()> {
+    let mut stack: Vec<Open> = Vec::new();
+    let mut cur = Some(v.clone());
+    loop {
+        if let Some(v) = cur.take() {
+            match v {
+                Value::Nil => out.extend_from_slice(b"null"),
+                Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+                Value::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+                Value::Integer(n) => encode_number(n as f64, out)?,
+                Value::Number(n) => encode_number(n, out)?,
+                Value::String(s) => escape_into(&s.as_bytes(), out),
+                Value::Table(t) => {
+                    let depth = stack.len() as u32 + 1;
+                    if depth > max {
+                        return Err(rt(format!("Cannot serialise, excessive nesting ({depth})")));
+                    }
+                    match array_length(&t)? {
+                        Some(len) if len > 0 => {
+                            out.push(b'[');
+                            stack.push(Open::Arr { t, len, next: 1 });
+                        }
+                        _ => {
+                            out.push(b'{');
+                            let pairs = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+                            stack.push(Open::Obj { pairs, next: 0 });
+                        }
+                    }
+                }
+                other => {
+                    return Err(rt(format!(
+                        "Cannot serialise {}: type not supported",
+                        other.type_name()
+                    )))
+                }
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            return Ok(());
+        };
+        match top {
+            Open::Arr { t, len, next } => {
+                if *next > *len {
+                    out.push(b']');
+                    stack.pop();
+                } else {
+                    if *next > 1 {
+                        out.push(b',');
+                    }
+                    cur = Some(t.raw_get(*next)?);
+                    *next += 1;
+                }
+            }
+            Open::Obj { pairs, next } => {
+                if *next >= pairs.len() {
+                    out.push(b'}');
+                    stack.pop();
+                } else {
+                    if *next > 0 {
+                        out.push(b',');
+                    }
+                    let (k, val) = pairs[*next].clone();
+                    *next += 1;
+                    encode_key(&k, out)?;
+                    out.push(b':');
+                    cur = Some(val);
+                }
+            }
+        }
+    }
 }
 
 /// Some(n) when the table is an array of length n (0 for an empty table), None when
@@ -406,7 +445,7 @@ impl Decoder<'_> {
         let mut i = self.pos + 1;
         loop {
             let Some(&c) = self.s.get(i) else {
-                return Err(self.bad("unexpected end of string", at));
+                return Err(self.bad("unexpected end of string", i));
             };
             match c {
                 b'"' => {
@@ -463,77 +502,105 @@ impl Decoder<'_> {
         }
     }
 
-    fn value(&mut self, tok: Tok, at: usize, val: TokVal, depth: u32) -> mlua::Result<Value> {
+    /// Reads one JSON value without recursion: open arrays and objects are kept on
+    /// an explicit stack (nesting is bounded by `max_depth`, not by the stack).
+    fn value(&mut self, tok: Tok, at: usize, val: TokVal, _depth: u32) -> mlua::Result<Value> {
+        enum Frame {
+            Arr(Table, usize),
+            Obj(Table, Vec<u8>),
+        }
         let lua = self.lua;
-        match (tok, val) {
-            (Tok::Str, TokVal::Str(s)) => Ok(Value::String(lua.create_string(&s)?)),
-            (Tok::Num, TokVal::Num(n)) => Ok(Value::Number(n)),
-            (Tok::Bool, TokVal::Bool(b)) => Ok(Value::Boolean(b)),
-            (Tok::Null, _) => Ok(null()),
-            (Tok::ObjBegin, _) | (Tok::ArrBegin, _) => {
-                let depth = depth + 1;
-                if depth > self.max_depth {
-                    return Err(rt(format!(
-                        "Found too many nested data structures ({depth}) at character {}",
-                        at + 1
-                    )));
-                }
-                if tok == Tok::ArrBegin {
-                    self.array(depth)
-                } else {
-                    self.object(depth)
-                }
-            }
-            (t, _) => Err(self.err_tok("value", t, at)),
-        }
-    }
-
-    fn array(&mut self, depth: u32) -> mlua::Result<Value> {
-        let t = self.lua.create_table()?;
-        let (mut tok, mut at, mut val) = self.next_token()?;
-        if tok == Tok::ArrEnd {
-            return Ok(Value::Table(t));
-        }
-        let mut i = 1;
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut next = Some((tok, at, val));
         loop {
-            let v = self.value(tok, at, val, depth)?;
-            t.raw_set(i, v)?;
-            i += 1;
-            let (sep, sat, _) = self.next_token()?;
-            match sep {
-                Tok::ArrEnd => return Ok(Value::Table(t)),
-                Tok::Comma => {}
-                other => return Err(self.err_tok("comma or array end", other, sat)),
-            }
-            (tok, at, val) = self.next_token()?;
-        }
-    }
-
-    fn object(&mut self, depth: u32) -> mlua::Result<Value> {
-        let t = self.lua.create_table()?;
-        let (mut tok, mut at, mut val) = self.next_token()?;
-        if tok == Tok::ObjEnd {
-            return Ok(Value::Table(t));
-        }
-        loop {
-            let TokVal::Str(key) = val else {
-                return Err(self.err_tok("object key string", tok, at));
+            // Read a value (or open a container).
+            let (tok, at, val) = match next.take() {
+                Some(t) => t,
+                None => self.next_token()?,
             };
-            let (colon, cat, _) = self.next_token()?;
-            if colon != Tok::Colon {
-                return Err(self.err_tok("colon", colon, cat));
+            let mut v = match (tok, val) {
+                (Tok::Str, TokVal::Str(s)) => Value::String(lua.create_string(&s)?),
+                (Tok::Num, TokVal::Num(n)) => Value::Number(n),
+                (Tok::Bool, TokVal::Bool(b)) => Value::Boolean(b),
+                (Tok::Null, _) => null(),
+                (Tok::ArrBegin, _) | (Tok::ObjBegin, _) => {
+                    let depth = stack.len() as u32 + 1;
+                    if depth > self.max_depth {
+                        return Err(rt(format!(
+                            "Found too many nested data structures ({depth}) at character {}",
+                            at + 1
+                        )));
+                    }
+                    let t = lua.create_table()?;
+                    let (t2, at2, val2) = self.next_token()?;
+                    if tok == Tok::ArrBegin {
+                        if t2 == Tok::ArrEnd {
+                            Value::Table(t)
+                        } else {
+                            stack.push(Frame::Arr(t, 1));
+                            next = Some((t2, at2, val2));
+                            continue;
+                        }
+                    } else if t2 == Tok::ObjEnd {
+                        Value::Table(t)
+                    } else {
+                        let key = self.key(t2, at2, val2)?;
+                        stack.push(Frame::Obj(t, key));
+                        continue;
+                    }
+                }
+                (t, _) => return Err(self.err_tok("value", t, at)),
+            };
+            // Hand it to the open container; close containers as they end.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(v),
+                    Some(Frame::Arr(t, i)) => {
+                        t.raw_set(*i, std::mem::replace(&mut v, Value::Nil))?;
+                        *i += 1;
+                        let (sep, sat, _) = self.next_token()?;
+                        match sep {
+                            Tok::Comma => break,
+                            Tok::ArrEnd => {}
+                            other => return Err(self.err_tok("comma or array end", other, sat)),
+                        }
+                    }
+                    Some(Frame::Obj(t, key)) => {
+                        t.raw_set(
+                            lua.create_string(&*key)?,
+                            std::mem::replace(&mut v, Value::Nil),
+                        )?;
+                        let (sep, sat, _) = self.next_token()?;
+                        match sep {
+                            Tok::Comma => {
+                                let (kt, kat, kv) = self.next_token()?;
+                                *key = self.key(kt, kat, kv)?;
+                                break;
+                            }
+                            Tok::ObjEnd => {}
+                            other => return Err(self.err_tok("comma or object end", other, sat)),
+                        }
+                    }
+                }
+                // The container ended: it is the value for the one below.
+                v = match stack.pop() {
+                    Some(Frame::Arr(t, _)) | Some(Frame::Obj(t, _)) => Value::Table(t),
+                    None => Value::Nil,
+                };
             }
-            let (vt, vat, vv) = self.next_token()?;
-            let v = self.value(vt, vat, vv, depth)?;
-            t.raw_set(self.lua.create_string(&key)?, v)?;
-            let (sep, sat, _) = self.next_token()?;
-            match sep {
-                Tok::ObjEnd => return Ok(Value::Table(t)),
-                Tok::Comma => {}
-                other => return Err(self.err_tok("comma or object end", other, sat)),
-            }
-            (tok, at, val) = self.next_token()?;
         }
+    }
+
+    /// An object key and the colon after it.
+    fn key(&mut self, tok: Tok, at: usize, val: TokVal) -> mlua::Result<Vec<u8>> {
+        let TokVal::Str(key) = val else {
+            return Err(self.err_tok("object key string", tok, at));
+        };
+        let (colon, cat, _) = self.next_token()?;
+        if colon != Tok::Colon {
+            return Err(self.err_tok("colon", colon, cat));
+        }
+        Ok(key)
     }
 }
 

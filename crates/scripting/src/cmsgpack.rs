@@ -20,7 +20,9 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "pack",
         lua.create_function(|lua, args: MultiValue| {
             if args.is_empty() {
-                return Err(rt("MessagePack pack needs input."));
+                return Err(rt(
+                    "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+                ));
             }
             let mut out = Vec::new();
             for a in args.iter() {
@@ -57,6 +59,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("_VERSION", "lua-cmsgpack 0.4.0")?;
     t.raw_set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
     t.raw_set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
+    crate::with_positions(lua, &t)?;
     Ok(t)
 }
 

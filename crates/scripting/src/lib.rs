@@ -26,6 +26,40 @@ pub use convert::ScriptResp;
 pub use shebang::{ScriptFlags, FLAG_NAMES};
 pub use vm::{Control, Function, Host, Library, LoadError, RunError, Vm, KILLED_MSG};
 
+/// Errors of the C libraries Redis ships (cjson, cmsgpack, bit, struct) carry the
+/// position of the Lua code that called them, as `luaL_error` adds it: every function
+/// of `lib` is wrapped so that its error gets that prefix.
+pub(crate) fn with_positions(lua: &mlua::Lua, lib: &mlua::Table) -> mlua::Result<()> {
+    let fns: Vec<(mlua::Value, mlua::Function)> = lib
+        .pairs::<mlua::Value, mlua::Value>()
+        .filter_map(Result::ok)
+        .filter_map(|(k, v)| match v {
+            mlua::Value::Function(f) => Some((k, f)),
+            _ => None,
+        })
+        .collect();
+    for (k, f) in fns {
+        let wrapped = lua.create_function(move |lua, args: mlua::MultiValue| {
+            f.call::<mlua::MultiValue>(args).map_err(|e| {
+                let msg = vm::error_message(&e);
+                let at = lua
+                    .inspect_stack(1, |d| {
+                        let s = d.source();
+                        let line = d.current_line();
+                        match (s.what, s.short_src, line) {
+                            ("C", _, _) | (_, None, _) | (_, _, None) => String::new(),
+                            (_, Some(src), Some(l)) => format!("{src}:{l}: "),
+                        }
+                    })
+                    .unwrap_or_default();
+                mlua::Error::RuntimeError(format!("{at}{msg}"))
+            })
+        })?;
+        lib.raw_set(k, wrapped)?;
+    }
+    Ok(())
+}
+
 /// SHA1 of `data` as 40 lower-case hex digits (script ids, `redis.sha1hex`).
 pub fn sha1hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()

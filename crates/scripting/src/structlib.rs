@@ -17,6 +17,8 @@ const MAXINTSIZE: usize = 32;
 const MAXALIGN: usize = 8;
 
 struct Fmt<'a> {
+    /// The library function parsing it (for argument errors).
+    fname: &'static str,
     f: &'a [u8],
     i: usize,
     little: bool,
@@ -34,8 +36,9 @@ enum Item {
 }
 
 impl<'a> Fmt<'a> {
-    fn new(f: &'a [u8]) -> Self {
+    fn new(f: &'a [u8], fname: &'static str) -> Self {
         Fmt {
+            fname,
             f,
             i: 0,
             little: true,
@@ -158,7 +161,12 @@ impl<'a> Fmt<'a> {
                     (Item::Chars(n), n)
                 }
                 b'X' => (Item::Skip, 0),
-                other => return Err(rt(format!("invalid format option '{}'", other as char))),
+                other => {
+                    return Err(rt(format!(
+                        "bad argument #1 to '{}' (invalid format option '{}')",
+                        self.fname, other as char
+                    )))
+                }
             };
             return Ok(Some(item));
         }
@@ -202,7 +210,7 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
             ))
         }
     };
-    let mut f = Fmt::new(&fmt);
+    let mut f = Fmt::new(&fmt, "pack");
     let mut out: Vec<u8> = Vec::new();
     let mut arg = 1usize;
     while let Some((item, size)) = f.next()? {
@@ -319,7 +327,7 @@ fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     }
     let mut pos = (pos - 1) as usize;
     pos = pos.min(usize::MAX / 2);
-    let mut f = Fmt::new(&fmt);
+    let mut f = Fmt::new(&fmt, "unpack");
     let mut out: Vec<Value> = Vec::new();
     let too_short = || rt("bad argument #2 to 'unpack' (data string too short)");
     while let Some((item, size)) = f.next()? {
@@ -401,11 +409,18 @@ fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
 
 fn size(_: &Lua, fmt: mlua::String) -> mlua::Result<f64> {
     let fmt = fmt.as_bytes().to_vec();
-    let mut f = Fmt::new(&fmt);
+    let mut f = Fmt::new(&fmt, "size");
     let mut total = 0usize;
     while let Some((item, size)) = f.next()? {
-        if matches!(item, Item::Str) || matches!(item, Item::Chars(0)) {
-            return Err(rt("options 'c0' - 's' have undefined sizes"));
+        if matches!(item, Item::Str) {
+            return Err(rt(
+                "bad argument #1 to 'size' (option 's' has no fixed size)",
+            ));
+        }
+        if matches!(item, Item::Chars(0)) {
+            return Err(rt(
+                "bad argument #1 to 'size' (option 'c0' has no fixed size)",
+            ));
         }
         total += f.gap(&item, size, total) + size;
     }
@@ -417,6 +432,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("pack", lua.create_function(pack)?)?;
     t.raw_set("unpack", lua.create_function(unpack)?)?;
     t.raw_set("size", lua.create_function(size)?)?;
+    crate::with_positions(lua, &t)?;
     Ok(t)
 }
 
@@ -468,7 +484,7 @@ mod tests {
         assert_eq!(eval("return struct.size('!4 b i')").unwrap(), "8");
         assert!(eval("return struct.pack('y', 1)")
             .unwrap_err()
-            .contains("invalid format option 'y'"));
+            .contains("bad argument #1 to 'pack' (invalid format option 'y')"));
         assert!(eval("return struct.unpack('i', 'ab')")
             .unwrap_err()
             .contains("data string too short"));

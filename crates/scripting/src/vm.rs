@@ -230,7 +230,7 @@ fn rt(msg: impl Into<String>) -> mlua::Error {
 }
 
 /// The message of an error raised from Rust (or by Lua's own machinery).
-fn error_message(e: &mlua::Error) -> String {
+pub(crate) fn error_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::RuntimeError(m) => m.clone(),
         mlua::Error::CallbackError { cause, .. } => error_message(cause),
