@@ -6,6 +6,7 @@
 //! transactions with several connections and real clients (`multi`).
 
 mod blocking;
+mod bullmq;
 mod clients;
 mod diff;
 mod eviction;
