@@ -340,8 +340,17 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) {
 /// Loads `code` as a library; with `replace`, an existing library of that name is
 /// replaced. Returns the library's name.
 pub fn load_library(ctx: &Ctx, code: &[u8], replace: bool) -> Result<String, String> {
+    load_library_into(ctx.inst, code, replace)
+}
+
+/// [`load_library`] for an instance (loading a snapshot's libraries).
+pub fn load_library_into(
+    inst: &crate::Instance,
+    code: &[u8],
+    replace: bool,
+) -> Result<String, String> {
     let (name, at) = scripting::shebang::library_meta(code)?;
-    let mut st = ctx.inst.scripts.functions.lock();
+    let mut st = inst.scripts.functions.lock();
     if st.libs.contains_key(&name) && !replace {
         return Err(errors::library_exists(&name));
     }
@@ -644,6 +653,17 @@ pub fn parse_payload(p: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
     }
     Some(libs)
+}
+
+/// The codes of the instance's libraries, by name (what a snapshot keeps).
+pub fn library_codes(inst: &crate::Instance) -> Vec<Vec<u8>> {
+    inst.scripts
+        .functions
+        .lock()
+        .libs
+        .values()
+        .map(|l| l.code.clone())
+        .collect()
 }
 
 fn function_dump(ctx: &mut Ctx, _argv: &[&[u8]]) {
