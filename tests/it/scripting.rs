@@ -91,6 +91,108 @@ fn same_on_both(name: &str, function: bool) {
     );
 }
 
+/// A script that wrote cannot be killed (UNKILLABLE); SHUTDOWN NOSAVE ends it and the
+/// server. Returns the transcript of the killer, and whether the runner's connection
+/// ended (with no reply, or with an error) and the server stopped accepting.
+fn unkillable_scenario(addr: SocketAddr) -> Vec<String> {
+    let mut runner = connect(addr);
+    let mut other = connect(addr);
+    let mut killer = connect(addr);
+    let mut t = Vec::new();
+    t.push(call(
+        &mut killer,
+        &["CONFIG", "SET", "busy-reply-threshold", "100"],
+    ));
+    runner
+        .send(&[
+            b"EVAL",
+            b"redis.call('set', 'w', '1') while true do end",
+            b"0",
+        ])
+        .expect("send");
+    std::thread::sleep(Duration::from_millis(400));
+    t.push(call(&mut other, &["PING"]));
+    t.push(call(&mut killer, &["SCRIPT", "KILL"]));
+    killer.send(&[b"SHUTDOWN", b"NOSAVE"]).expect("send");
+    t.push(format!(
+        "killer closed: {}",
+        killer.wait_closed(Duration::from_secs(10))
+    ));
+    let runner_end = match runner.read_reply() {
+        Reply::Frame(resp::Frame::Error(_)) => true,
+        Reply::Frame(_) => false,
+        _ => true,
+    };
+    t.push(format!("runner ended: {runner_end}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_ok() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.push(format!(
+        "server stopped: {}",
+        std::net::TcpStream::connect(addr).is_err()
+    ));
+    t
+}
+
+/// A client blocked in BLPOP is served after a script pushed to its list, once the
+/// script has ended (it sees the script's whole effect).
+fn wake_scenario(addr: SocketAddr) -> Vec<String> {
+    let mut waiter = connect(addr);
+    let mut other = connect(addr);
+    let mut t = Vec::new();
+    waiter.send(&[b"BLPOP", b"q", b"0"]).expect("send");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = call(&mut other, &["INFO", "clients"]);
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never blocked: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t.push(call(
+        &mut other,
+        &[
+            "EVAL",
+            "redis.call('rpush', KEYS[1], 'a', 'b') return redis.call('llen', KEYS[1])",
+            "1",
+            "q",
+        ],
+    ));
+    t.push(reply(&mut waiter));
+    t.push(call(&mut other, &["LRANGE", "q", "0", "-1"]));
+    t.push(call(&mut other, &["FCALL_RO", "nosuch", "0"]));
+    t
+}
+
+fn same_transcripts(name: &str, scenario: fn(SocketAddr) -> Vec<String>) {
+    let redis = RedisServer::start();
+    let expected = scenario(redis.addr());
+    drop(redis);
+    let mut config = test_config();
+    config.io_threads = 4;
+    let subject = start_subject(config);
+    let got = scenario(subject.addr());
+    assert_eq!(
+        got, expected,
+        "{name}: transcript differs from redis-server"
+    );
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_until_shutdown_nosave() {
+    same_transcripts("unkillable", unkillable_scenario);
+}
+
+#[test]
+fn blocked_clients_are_served_after_the_script() {
+    same_transcripts("wake", wake_scenario);
+}
+
 #[test]
 fn script_kill_stops_a_busy_script() {
     same_on_both("script", false);

@@ -261,6 +261,9 @@ impl Instance {
     pub fn request_shutdown(&self) {
         self.shutdown_requested.store(true, Relaxed);
         self.shutdown.notify_waiters();
+        // A busy script stops too, even one that wrote (SHUTDOWN NOSAVE is how Redis
+        // ends a script SCRIPT KILL refuses).
+        self.scripts.force_kill();
         for c in self.clients.lock().values() {
             c.kill();
         }

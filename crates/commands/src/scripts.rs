@@ -135,6 +135,15 @@ pub fn busy_check(inst: &Instance, allow_busy: bool) -> Option<&'static str> {
     }
 }
 
+impl Scripts {
+    /// Stops the running script whatever it did (the server is shutting down).
+    pub fn force_kill(&self) {
+        if let Some(r) = self.running() {
+            r.control.kill.store(true, Relaxed);
+        }
+    }
+}
+
 /// SCRIPT KILL / FUNCTION KILL.
 pub fn kill(inst: &Instance, function: bool) -> Result<(), &'static str> {
     let Some(r) = inst.scripts.running() else {
