@@ -65,6 +65,18 @@ pub struct Running {
     pub control: Arc<Control>,
 }
 
+/// INFO memory's scripting figures (bytes and counts).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScriptsInfo {
+    pub vm_eval: u64,
+    pub scripts_eval: u64,
+    pub cached_scripts: u64,
+    pub functions: u64,
+    pub libraries: u64,
+    pub vm_functions: u64,
+    pub functions_mem: u64,
+}
+
 /// Per-instance scripting state.
 #[derive(Debug, Default)]
 pub struct Scripts {
@@ -95,6 +107,34 @@ impl Scripts {
     fn stop(&self) {
         self.busy.store(false, Relaxed);
         *self.running.lock() = None;
+    }
+
+    /// INFO memory's scripting figures. Counts what is not in use by a running
+    /// script (INFO answers BUSY then anyway).
+    pub fn info(&self) -> ScriptsInfo {
+        let mut i = ScriptsInfo::default();
+        if let Some(g) = self.eval.try_lock() {
+            if let Some(s) = g.as_ref() {
+                i.vm_eval = s.vm.used_memory() as u64;
+                i.cached_scripts = s.bodies.len() as u64;
+                i.scripts_eval = s
+                    .bodies
+                    .iter()
+                    .map(|(k, v)| (k.len() + v.len()) as u64)
+                    .sum();
+            }
+        }
+        if let Some(f) = self.functions.try_lock() {
+            i.vm_functions = f.vm.as_ref().map_or(0, |v| v.used_memory() as u64);
+            i.libraries = f.libs.len() as u64;
+            i.functions = f.index.len() as u64;
+            i.functions_mem = f
+                .libs
+                .values()
+                .map(|l| (l.name.len() + l.code.len()) as u64)
+                .sum();
+        }
+        i
     }
 
     /// Bytes EVAL's VM holds (0 before first use).

@@ -757,3 +757,82 @@ fn function_restore(ctx: &mut Ctx, argv: &[&[u8]]) {
         Err(e) => ctx.error(&e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::families::util::testkit::Kit;
+
+    /// Runs one command given as arguments through dispatch.
+    fn run(k: &mut Kit, argv: &[&str]) -> String {
+        let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+        k.out.clear();
+        crate::dispatch::dispatch(&k.inst, &mut k.client, &mut k.out, &argv);
+        String::from_utf8_lossy(k.out.as_bytes()).into_owned()
+    }
+
+    fn info_field(k: &mut Kit, name: &str) -> u64 {
+        let text = k.run("info memory");
+        let prefix = format!("{name}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    /// VMs are made on first use, per instance, and INFO reports them.
+    #[test]
+    fn vms_are_lazy_and_per_instance() {
+        let mut k = Kit::new();
+        let mut other = Kit::new();
+        assert_eq!(info_field(&mut k, "used_memory_vm_eval"), 0);
+        assert_eq!(info_field(&mut k, "used_memory_vm_functions"), 0);
+        assert_eq!(run(&mut k, &["eval", "return 1", "0"]), ":1\r\n");
+        let vm = info_field(&mut k, "used_memory_vm_eval");
+        assert!(vm > 10_000 && vm < 256 * 1024, "{vm}");
+        assert_eq!(info_field(&mut k, "number_of_cached_scripts"), 1);
+        // The other database has no VM, and not this one's scripts.
+        assert_eq!(info_field(&mut other, "used_memory_vm_eval"), 0);
+        assert_eq!(
+            other.run("script exists e0e1f9fabfc9d4800c877a703b823ac0578ff8db"),
+            "*1\r\n:0\r\n"
+        );
+        assert_eq!(
+            run(
+                &mut k,
+                &[
+                    "function",
+                    "load",
+                    "#!lua name=l\nredis.register_function('f', function() return 2 end)"
+                ]
+            ),
+            "$1\r\nl\r\n"
+        );
+        assert_eq!(info_field(&mut k, "number_of_functions"), 1);
+        assert_eq!(info_field(&mut k, "number_of_libraries"), 1);
+        assert!(info_field(&mut k, "used_memory_vm_functions") > 0);
+        assert_eq!(other.run("fcall f 0"), "-ERR Function not found\r\n");
+        assert_eq!(k.run("fcall f 0"), ":2\r\n");
+        assert_eq!(k.run("script flush"), "+OK\r\n");
+        assert_eq!(info_field(&mut k, "used_memory_vm_eval"), 0);
+        assert_eq!(k.run("function flush"), "+OK\r\n");
+        assert_eq!(info_field(&mut k, "used_memory_vm_functions"), 0);
+    }
+
+    /// A script's writes go through the keyspace's accounting like any command's.
+    #[test]
+    fn script_writes_are_accounted() {
+        let mut k = Kit::new();
+        assert_eq!(
+            run(
+                &mut k,
+                &[
+                    "eval",
+                    "for i = 1, 50 do redis.call('rpush', 'l', i) end redis.call('hset', 'h', 'f', 'v') redis.call('del', 'l') return redis.call('dbsize')",
+                    "0"
+                ]
+            ),
+            ":1\r\n"
+        );
+        k.inst.ks.check_accounting();
+    }
+}
