@@ -213,6 +213,8 @@ struct ScriptHost<'a, 'k> {
     /// Called through a `*_RO` command.
     read_only_cmd: bool,
     running: Arc<Running>,
+    /// Each call's reply is written here, then parsed (one buffer for the script).
+    out: ReplyWriter,
 }
 
 impl Host for ScriptHost<'_, '_> {
@@ -267,10 +269,12 @@ impl Host for ScriptHost<'_, '_> {
             ScriptResp::Resp2 => Protocol::Resp2,
             ScriptResp::Resp3 => Protocol::Resp3,
         };
-        let mut out = ReplyWriter::new(proto);
+        let out = &mut self.out;
+        out.clear();
+        out.set_protocol(proto);
         self.client.last_command_failed = false;
         let started = Instant::now();
-        crate::dispatch::run(self.inst, self.client, &mut out, self.locked, spec, argv);
+        crate::dispatch::run(self.inst, self.client, out, self.locked, spec, argv);
         let failed = self.client.last_command_failed;
         crate::dispatch::record(self.client, id, started.elapsed().as_micros() as u64, false);
         if write && !failed {
@@ -282,8 +286,6 @@ impl Host for ScriptHost<'_, '_> {
             _ => Frame::NullBulk,
         }
     }
-
-    fn log(&mut self, _level: i64, _msg: &[u8]) {}
 }
 
 /// What to run.
@@ -335,6 +337,7 @@ pub fn run(
                 flags,
                 read_only_cmd,
                 running,
+                out: ReplyWriter::new(Protocol::Resp2),
             };
             let r = state.vm.run_script(sha, keys, args, &mut host, out);
             inst.scripts.stop();
@@ -377,6 +380,7 @@ pub fn run(
                 flags,
                 read_only_cmd,
                 running,
+                out: ReplyWriter::new(Protocol::Resp2),
             };
             let r = vm.run_function(&func, keys, args, &mut host, out);
             inst.scripts.stop();

@@ -20,8 +20,6 @@ pub trait Host {
     /// Runs one command; refusals (unknown command, arity, flags) and the command's
     /// own errors come back as [`Frame::Error`] holding the whole message.
     fn call(&mut self, argv: &[&[u8]], resp: ScriptResp) -> Frame;
-    /// `redis.log`: 0 debug, 1 verbose, 2 notice, 3 warning.
-    fn log(&mut self, level: i64, msg: &[u8]);
 }
 
 /// Shared with other connections while a script runs: SCRIPT KILL sets `kill`.
@@ -839,8 +837,11 @@ fn install_redis(
                     msg.extend_from_slice(&s.as_bytes());
                 }
             }
-            if let Ok(host) = lua.named_registry_value::<LuaFunction>("mr.log") {
-                let _ = host.call::<()>((level, lua.create_string(&msg)?));
+            let text = String::from_utf8_lossy(&msg);
+            match level {
+                0 | 1 => tracing::debug!(target: "script", "{text}"),
+                2 => tracing::info!(target: "script", "{text}"),
+                _ => tracing::warn!(target: "script", "{text}"),
             }
             Ok(())
         })?,
@@ -1090,17 +1091,6 @@ impl Vm {
         self.lua.set_app_data(self.pending.clone());
     }
 
-    /// Sets the function the `redis.log` calls end in for the next runs.
-    pub fn set_logger(&self, f: impl Fn(i64, &[u8]) + Send + 'static) -> mlua::Result<()> {
-        let lf = self
-            .lua
-            .create_function(move |_, (level, msg): (i64, mlua::String)| {
-                f(level, &msg.as_bytes());
-                Ok(())
-            })?;
-        self.lua.set_named_registry_value("mr.log", lf)
-    }
-
     /// A new FUNCTION VM, ready to load libraries.
     pub fn new_functions() -> mlua::Result<Vm> {
         let vm = Vm::new(true)?;
@@ -1142,7 +1132,6 @@ mod tests {
                 )),
             }
         }
-        fn log(&mut self, _level: i64, _msg: &[u8]) {}
     }
 
     fn eval(vm: &mut Vm, host: &mut Fake, code: &str, keys: &[&str], args: &[&str]) -> String {

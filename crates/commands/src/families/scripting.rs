@@ -397,7 +397,6 @@ impl scripting::Host for NoCalls {
             b"ERR redis.call is not allowed while loading a library",
         ))
     }
-    fn log(&mut self, _level: i64, _msg: &[u8]) {}
 }
 
 fn function_load(ctx: &mut Ctx, argv: &[&[u8]]) {
