@@ -26,7 +26,12 @@ pub trait Host {
 #[derive(Debug, Default)]
 pub struct Control {
     pub kill: AtomicBool,
+    /// While a library loads: when its time is up (FUNCTION LOAD's 500 ms limit).
+    load_deadline: Mutex<Option<std::time::Instant>>,
 }
+
+/// How long a library's code may run while it loads, as in Redis.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The error a killed script's caller gets (before " script: ...").
 pub const KILLED_MSG: &str = "ERR Script killed by user with SCRIPT KILL...";
@@ -343,10 +348,16 @@ impl Vm {
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 if ctl.kill.load(Relaxed) {
-                    Err(rt(KILLED_MSG))
-                } else {
-                    Ok(VmState::Continue)
+                    return Err(rt(KILLED_MSG));
                 }
+                if ctl
+                    .load_deadline
+                    .lock()
+                    .is_some_and(|d| std::time::Instant::now() > d)
+                {
+                    return Err(rt("ERR FUNCTION LOAD timeout"));
+                }
+                Ok(VmState::Continue)
             },
         )?;
         lua.gc_collect()?;
@@ -573,6 +584,7 @@ impl Vm {
                 ))
             })?;
         *self.pending.lock() = Some(Vec::new());
+        *self.control.load_deadline.lock() = Some(std::time::Instant::now() + LOAD_TIMEOUT);
         let resp = self.resp.clone();
         let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
             let host_fn = scope.create_function_mut(|lua, argv: MultiValue| {
@@ -586,6 +598,7 @@ impl Vm {
             Ok((ok, ret.next().unwrap_or(Value::Nil)))
         });
         let _ = self.lua.unset_named_registry_value("mr.host");
+        *self.control.load_deadline.lock() = None;
         let registered = self.pending.lock().take().unwrap_or_default();
         let (ok, v) = outcome.map_err(|e| err(format!("ERR {}", error_message(&e))))?;
         if !ok {
