@@ -1378,3 +1378,30 @@ mod tests {
         assert_eq!(eval(&mut vm, &mut h, "return 1", &[], &[]), ":1\r\n");
     }
 }
+
+#[cfg(test)]
+mod footprint {
+    /// Resident memory of 200 idle VMs (run with --ignored --nocapture): what one VM
+    /// costs the process, Lua heap and mlua's own state together.
+    #[test]
+    #[ignore]
+    fn resident_cost_of_idle_vms() {
+        fn rss() -> u64 {
+            std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 4096
+        }
+        let before = rss();
+        let vms: Vec<super::Vm> = (0..200).map(|_| super::Vm::new(false).unwrap()).collect();
+        let after = rss();
+        let heap: usize = vms.iter().map(|v| v.used_memory()).sum();
+        println!(
+            "200 VMs: {} KB resident ({} KB each), Lua heap {} KB each",
+            (after - before) / 1024,
+            (after - before) / 1024 / 200,
+            heap / 1024 / 200
+        );
+    }
+}
