@@ -8,6 +8,7 @@
 //! a MiniRedis extension: snapshots Redis accepts, atomicity).
 
 mod blocking;
+mod bullmq;
 mod clients;
 mod diff;
 mod eviction;
@@ -19,6 +20,7 @@ mod multi;
 mod rdb;
 mod rdb_streams;
 mod robust;
+mod scripting;
 mod streams_block;
 mod tags;
 mod zset_blocking;

@@ -934,3 +934,54 @@ fn older_encodings_load_the_same_in_redis_and_miniredis() {
         assert_eq!(engine_contents(&e.value), got, "{key}");
     }
 }
+
+/// Function libraries in snapshots, both ways: what Redis's SAVE writes (FUNCTION LOAD
+/// libraries) reads back as the same codes, and Redis loads a snapshot MiniRedis wrote
+/// with libraries and serves their functions.
+#[test]
+fn function_libraries_in_snapshots_both_ways() {
+    let short = b"#!lua name=small\nredis.register_function('small', function() return 'tiny' end)"
+        .to_vec();
+    let long = format!(
+        "#!lua name=big\nredis.register_function('big', function(keys, args) return args[1] end)\n{}",
+        "-- padding that compresses well\n".repeat(30)
+    )
+    .into_bytes();
+
+    let dir = TempDir::new("functions-from-redis");
+    let redis = RedisServer::start_with(&["--dir", dir.arg(), "--dbfilename", "dump.rdb"]);
+    let mut c = redis.client();
+    for code in [&short, &long] {
+        call(&mut c, &[b"FUNCTION", b"LOAD", code]);
+    }
+    ok(&mut c, &[b"SET", b"k", b"v"]);
+    ok(&mut c, &[b"SAVE"]);
+    drop(c);
+    drop(redis);
+    let ks = Keyspace::new(&KeyspaceConfig::default());
+    let (stats, mut codes) =
+        persistence::load_with_functions(&ks, &dir.path().join("dump.rdb"), now_ms())
+            .expect("loading Redis's snapshot");
+    assert_eq!(stats.keys, 1);
+    codes.sort();
+    let mut want = vec![short.clone(), long.clone()];
+    want.sort();
+    assert_eq!(codes, want);
+
+    let dir = TempDir::new("functions-to-redis");
+    let file = dir.path().join("from-miniredis.rdb");
+    persistence::save_with_functions(&ks, &file, now_ms(), &want).expect("saving");
+    check_rdb(&file, 1);
+    let redis =
+        RedisServer::start_with(&["--dir", dir.arg(), "--dbfilename", "from-miniredis.rdb"]);
+    let mut c = redis.client();
+    assert_eq!(
+        call(&mut c, &[b"FCALL", b"small", b"0"]),
+        Frame::Bulk(Bytes::from_static(b"tiny"))
+    );
+    assert_eq!(
+        call(&mut c, &[b"FCALL", b"big", b"0", b"echo"]),
+        Frame::Bulk(Bytes::from_static(b"echo"))
+    );
+    expect_bulk(&mut c, b"k", b"v");
+}

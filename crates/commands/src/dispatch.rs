@@ -85,6 +85,17 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     };
     let spec = registry().spec(id);
     let in_multi = client.multi.is_some();
+    // A script is running: wait for it, or answer BUSY once it has run too long.
+    // Before any lock is taken (the script holds every shard).
+    if let Some(busy) = crate::scripts::busy_check(inst, spec.has(flags::ALLOW_BUSY)) {
+        inst.stats.record_error(busy);
+        client.last_command_failed = true;
+        out.error(busy);
+        record(client, id, 0, true);
+        crate::multi::flag(client);
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
     // Then memory and key limits: evict if over maxmemory, refuse commands that may
     // add data when that fails or when maxkeys is reached. This runs before the
     // command's shards are locked, because eviction locks shards itself. Inside MULTI

@@ -421,3 +421,48 @@ pub fn acl_no_command(name: &[u8]) -> String {
 pub fn noperm_changed_at_exec(reason: &str) -> String {
     format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
 }
+
+// ---- scripting ----
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const SCRIPT_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_WRONG_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+pub const SCRIPT_WRITE_IN_READ_ONLY: &str =
+    "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_WRITE_FLAG_RO: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";
+pub const SCRIPT_FLUSH_OPTION: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const FUNCTION_FLUSH_OPTION: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const FCALL_BAD_NUMKEYS: &str = "ERR Bad number of keys provided";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+pub const LIBRARY_NAME_MISSING: &str = "ERR library name argument was not given";
+pub const FUNCTION_RESTORE_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const FUNCTION_RESTORE_POLICY: &str =
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+
+/// FUNCTION LOAD of a library that exists, without REPLACE.
+pub fn library_exists(name: &str) -> String {
+    format!("ERR Library '{name}' already exists")
+}
+
+/// FUNCTION LOAD of a function another library has.
+pub fn function_exists(name: &str) -> String {
+    format!("ERR Function {name} already exists")
+}
+
+/// FUNCTION LIST / LOAD option not known.
+pub fn unknown_argument(arg: &[u8]) -> String {
+    format!("ERR Unknown argument {}", String::from_utf8_lossy(arg))
+}
+
+pub fn unknown_option(arg: &[u8]) -> String {
+    format!("ERR Unknown option given: {}", String::from_utf8_lossy(arg))
+}

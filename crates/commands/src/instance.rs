@@ -218,6 +218,9 @@ pub struct Instance {
     pub diag: crate::diag::Diag,
     /// ACL users and the ACL log.
     pub acl: crate::acl::Acl,
+    /// Scripts and functions (EVAL's cache, libraries, their Lua VMs, the running
+    /// script).
+    pub scripts: crate::scripts::Scripts,
 }
 
 impl Instance {
@@ -273,6 +276,7 @@ impl Instance {
             watches: Default::default(),
             diag: crate::diag::Diag::new(registry().specs.len()),
             acl: crate::acl::Acl::default(),
+            scripts: Default::default(),
         });
         let pass = inst.config.read().requirepass.clone();
         if pass.is_some() {
@@ -315,6 +319,9 @@ impl Instance {
     pub fn request_shutdown(&self) {
         self.shutdown_requested.store(true, Relaxed);
         self.shutdown.notify_waiters();
+        // A busy script stops too, even one that wrote (SHUTDOWN NOSAVE is how Redis
+        // ends a script SCRIPT KILL refuses).
+        self.scripts.force_kill();
         for c in self.clients.lock().values() {
             c.kill();
         }

@@ -18,6 +18,7 @@ pub mod instance;
 pub mod multi;
 pub mod outbox;
 pub mod registry;
+pub mod scripts;
 pub mod spec;
 pub mod table;
 

@@ -1041,3 +1041,50 @@ fn tags_are_per_database_and_survive_restarts() {
     );
     assert_eq!(keys(&mut c, "pages").len(), 161);
 }
+
+/// A database's function libraries are in its snapshot: they come back after a stop
+/// and start, and its scripts' cache (which Redis does not persist either) does not.
+#[test]
+fn function_libraries_survive_a_restart_with_persistence() {
+    let p = Platform::start(2, |_| {});
+    let info = p
+        .mgr
+        .create(
+            DatabaseSpec::new("funcs")
+                .password("pw")
+                .persistence(Persistence::Snapshot),
+        )
+        .expect("create");
+    let port = info.port.expect("port");
+    {
+        let mut c = conn(port, None, Some("pw"));
+        let name: String = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("#!lua name=lib\nredis.register_function('hello', function(keys, args) return 'hi ' .. args[1] end)")
+            .query(&mut c)
+            .expect("function load");
+        assert_eq!(name, "lib");
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg("return 1")
+            .query(&mut c)
+            .expect("script load");
+        assert_eq!(sha.len(), 40);
+    }
+    p.mgr.stop("funcs").expect("stop");
+    p.mgr.start("funcs").expect("start");
+    let mut c = conn(port, None, Some("pw"));
+    let got: String = redis::cmd("FCALL")
+        .arg("hello")
+        .arg(0)
+        .arg("there")
+        .query(&mut c)
+        .expect("fcall after restart");
+    assert_eq!(got, "hi there");
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg("e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+        .query(&mut c)
+        .expect("script exists");
+    assert_eq!(exists, vec![0]);
+}

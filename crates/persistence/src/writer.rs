@@ -44,9 +44,20 @@ pub struct SaveStats {
 /// Keys that have expired at `now_ms` are left out; `now_ms` is also the file's
 /// creation time. See [`write_rdb`] for how the keyspace is visited.
 pub fn save(ks: &Keyspace, path: &Path, now_ms: u64) -> Result<SaveStats, PersistError> {
+    save_with_functions(ks, path, now_ms, &[])
+}
+
+/// [`save`] with function libraries (their codes, as FUNCTION LOAD took them): Redis
+/// 7.0 keeps them in the snapshot (RDB_OPCODE_FUNCTION2, before the databases).
+pub fn save_with_functions(
+    ks: &Keyspace,
+    path: &Path,
+    now_ms: u64,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
     let dir = parent_dir(path);
     let (tmp_path, file) = create_temp(dir, path)?;
-    let result = write_synced(ks, file, now_ms)
+    let result = write_synced(ks, file, now_ms, functions)
         .map_err(|e| e.with_path(&tmp_path))
         .and_then(|stats| {
             fs::rename(&tmp_path, path).map_err(|source| PersistError::Io {
@@ -98,9 +109,14 @@ fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File), PersistErro
 }
 
 /// Writes the snapshot into `file` and waits until it is on disk.
-fn write_synced(ks: &Keyspace, file: File, now_ms: u64) -> Result<SaveStats, PersistError> {
+fn write_synced(
+    ks: &Keyspace,
+    file: File,
+    now_ms: u64,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
     let mut buffered = BufWriter::with_capacity(256 * 1024, file);
-    let stats = write_rdb(ks, &mut buffered, now_ms)?;
+    let stats = write_rdb_full(ks, &mut buffered, now_ms, Form::Auto, functions)?;
     let file = buffered
         .into_inner()
         .map_err(|e| PersistError::Write(e.into_error()))?;
@@ -160,8 +176,34 @@ pub fn write_rdb_in<W: Write>(
     now_ms: u64,
     form: Form,
 ) -> Result<SaveStats, PersistError> {
+    write_rdb_full(ks, w, now_ms, form, &[])
+}
+
+/// [`write_rdb`] with function libraries' codes, written after the header as Redis 7.0
+/// does.
+pub fn write_rdb_with_functions<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    now_ms: u64,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
+    write_rdb_full(ks, w, now_ms, Form::Auto, functions)
+}
+
+fn write_rdb_full<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    now_ms: u64,
+    form: Form,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
     let mut out = RdbWriter::new(w);
     out.header(now_ms).map_err(PersistError::Write)?;
+    for code in functions {
+        out.put_u8(opcode::FUNCTION2)
+            .and_then(|()| out.put_string(code))
+            .map_err(PersistError::Write)?;
+    }
     let mut stats = SaveStats::default();
     let sizes = ks.db_info();
     for (db, size) in sizes.iter().enumerate() {

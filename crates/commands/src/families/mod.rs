@@ -14,6 +14,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod streams;
@@ -38,6 +39,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
     v.extend(lists::handlers());
+    v.extend(scripting::handlers());
     v.extend(server::handlers());
     v.extend(sets::handlers());
     v.extend(strings::handlers());

@@ -122,11 +122,12 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     if want("memory") {
         section(&mut o, "Memory");
         let m = memory_figures(inst);
+        let sc = inst.scripts.info();
         let peak = inst.note_memory_peak(m.allocated);
         let total = m.total_system;
         let _ = write!(
             o,
-            "used_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
+            "used_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
             m.allocated,
             human(m.allocated),
             m.resident,
@@ -139,6 +140,19 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
             m.resident,
             total,
             human(total),
+            sc.vm_eval,
+            sc.vm_eval,
+            human(sc.vm_eval),
+            sc.scripts_eval,
+            sc.cached_scripts,
+            sc.functions,
+            sc.libraries,
+            sc.vm_functions,
+            sc.vm_eval + sc.vm_functions,
+            human(sc.vm_eval + sc.vm_functions),
+            sc.functions_mem,
+            sc.scripts_eval + sc.functions_mem,
+            human(sc.scripts_eval + sc.functions_mem),
             cfg.maxmemory,
             human(cfg.maxmemory),
             cfg.maxmemory_policy,
