@@ -113,3 +113,38 @@ def test_blocking_command_inside_multi_does_not_block(r):
     with r.pipeline(transaction=True) as p:
         p.blpop(["nothing"], timeout=0).rpush("nothing", "v").blpop(["nothing"], timeout=0)
         assert p.execute() == [None, 1, ("nothing", "v")]
+
+
+def test_redis_py_lock_excludes_other_holders(r, make_client):
+    """redis-py's Lock (SET NX PX to take it, Lua scripts to release and extend it):
+    four threads increment a counter with read-modify-write under the lock; no
+    increment is lost, and a lock held by another token cannot be released."""
+    import threading
+
+    r.set("counter", 0)
+
+    def work():
+        c = make_client()
+        for _ in range(25):
+            with c.lock("resource", timeout=5, blocking_timeout=10):
+                v = int(c.get("counter"))
+                c.set("counter", v + 1)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert r.get("counter") == "100"
+
+    held = r.lock("other", timeout=5)
+    assert held.acquire(blocking=False)
+    assert held.extend(5)
+    intruder = make_client().lock("other", timeout=5)
+    assert not intruder.acquire(blocking=False)
+    # The release script refuses a token that does not hold the lock.
+    with pytest.raises(redis.exceptions.LockNotOwnedError):
+        intruder.do_release(b"not-the-holder")
+    assert r.exists("other") == 1
+    held.release()
+    assert r.exists("other") == 0
