@@ -65,6 +65,8 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     /// A set of integers stays an intset while it has at most this many members.
     pub set_max_intset_entries: u64,
+    /// `client-output-buffer-limit`: normal, replica and pubsub classes.
+    pub client_output_buffer_limit: [crate::pubsub::ObufLimit; 3],
 }
 
 impl Default for Config {
@@ -113,6 +115,7 @@ impl Default for Config {
             hash_max_listpack_entries: engine::types::hash::MAX_LISTPACK_ENTRIES as u64,
             hash_max_listpack_value: engine::types::hash::MAX_LISTPACK_VALUE as u64,
             set_max_intset_entries: engine::types::set::MAX_INTSET_ENTRIES as u64,
+            client_output_buffer_limit: crate::pubsub::DEFAULT_OBUF_LIMITS,
         }
     }
 }
@@ -135,6 +138,8 @@ pub enum Kind {
     Words,
     /// notify-keyspace-events flag letters, stored in Redis's canonical order.
     KeyspaceEvents,
+    /// `<class> <hard> <soft> <seconds>` groups (client-output-buffer-limit).
+    ObufLimits,
 }
 
 /// One configuration parameter.
@@ -509,6 +514,18 @@ pub static PARAMS: &[Param] = &[
         set: |c, v| c.hash_max_listpack_value = num(v),
     },
     p!(
+        "client-output-buffer-limit",
+        Kind::ObufLimits,
+        true,
+        |c| crate::pubsub::obuf_limits_to_string(&c.client_output_buffer_limit),
+        |c, v| {
+            // Only the classes named change, as in Redis.
+            for (class, l) in crate::pubsub::parse_obuf_limits(v).unwrap_or_default() {
+                c.client_output_buffer_limit[class as usize] = l;
+            }
+        }
+    ),
+    p!(
         "set-max-intset-entries",
         Kind::Int {
             min: 0,
@@ -593,6 +610,9 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
             }
         }
         Kind::Str | Kind::Words => Ok(value.to_string()),
+        Kind::ObufLimits => crate::pubsub::parse_obuf_limits(value)
+            .map(|_| value.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map_err(String::from),
         Kind::KeyspaceEvents => keyspace_events_canonical(value)
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
     }

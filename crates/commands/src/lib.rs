@@ -14,6 +14,7 @@ pub mod families;
 pub mod hll;
 pub mod instance;
 pub mod multi;
+pub mod pubsub;
 pub mod registry;
 pub mod spec;
 pub mod table;

@@ -462,6 +462,8 @@ fn cron_thread(pool: Weak<IoPool>) {
                     break;
                 }
             }
+            // Keys expired or evicted above, for keyspace notifications.
+            commands::pubsub::engine_events_background(inst);
         }
         drop(insts);
         std::thread::sleep(period.saturating_sub(started.elapsed()));

@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod streams;
@@ -30,6 +31,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
     v.extend(lists::handlers());
+    v.extend(pubsub::handlers());
     v.extend(server::handlers());
     v.extend(sets::handlers());
     v.extend(strings::handlers());
