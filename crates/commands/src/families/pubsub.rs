@@ -72,6 +72,11 @@ fn spublish(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn channels(ctx: &mut Ctx, argv: &[&[u8]], kind: Kind) {
+    if argv.len() > 3 {
+        return ctx.error(&crate::errors::unknown_subcommand_or_arity(
+            argv[0], argv[1],
+        ));
+    }
     let list = ctx.inst.pubsub.list(kind, argv.get(2).copied());
     ctx.out.array(list.len());
     for c in list {
