@@ -836,6 +836,24 @@ pub fn keyspace_event(
     }
 }
 
+/// `Ctx::notify` for a handler that still holds a borrowed entry (it passes the
+/// context's fields one by one).
+pub fn notify_parts(
+    inst: &Instance,
+    client: &Client,
+    out: &mut ReplyWriter,
+    class: u32,
+    event: &str,
+    key: &[u8],
+) {
+    let flags = inst.notify_flags();
+    if flags & class != 0 {
+        let me = own_outbox(client).cloned();
+        engine_events(inst, me.as_ref(), out);
+        keyspace_event(inst, flags, event, key, client.db, me.as_ref(), out);
+    }
+}
+
 /// Publishes what the engine recorded on its own account (keys expired lazily or by
 /// active expiry, evicted, or new), oldest first.
 pub fn engine_events(inst: &Instance, me: Option<&Arc<Outbox>>, out: &mut ReplyWriter) {

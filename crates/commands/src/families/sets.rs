@@ -376,8 +376,13 @@ fn spop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         (count > 0).then_some("spop")
     }) {
-        Look::Found(Some("del")) => ctx.notify(class::GENERIC, "del", argv[1]),
-        Look::Found(Some(ev)) => ctx.notify(class::SET, ev, argv[1]),
+        // Redis tells "spop" for any count > 0, then "del" when the whole set went.
+        Look::Found(Some(ev)) => {
+            ctx.notify(class::SET, "spop", argv[1]);
+            if ev == "del" {
+                ctx.notify(class::GENERIC, "del", argv[1]);
+            }
+        }
         Look::Found(None) => {}
         Look::Missing => ctx.out.set(0),
         Look::WrongType => ctx.error(errors::WRONGTYPE),
@@ -650,7 +655,12 @@ fn union_or_diff_reply(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], diff: bool) {
 
 fn union_or_diff_store(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], diff: bool) {
     match union_or_diff(ctx, &argv[2..], diff, true) {
-        Some(s) => store(ctx, argv[1], s, if diff { "sdiffstore" } else { "sunionstore" }),
+        Some(s) => store(
+            ctx,
+            argv[1],
+            s,
+            if diff { "sdiffstore" } else { "sunionstore" },
+        ),
         None => ctx.error(errors::WRONGTYPE),
     }
 }
