@@ -300,6 +300,41 @@ mod tests {
     }
 
     #[test]
+    fn evicted_and_new_keys_are_told() {
+        let mut k = Kit::new();
+        k.inst.update_config(|c| c.tenant = true);
+        let mut sub = other(2);
+        run_as(&mut k, &mut sub, "subscribe __keyevent@0__:evicted __keyevent@0__:new");
+        assert_eq!(k.run("config set notify-keyspace-events Een"), "+OK\r\n");
+        k.run("set a 1");
+        assert_eq!(
+            queued(&sub),
+            "*3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:new\r\n$1\r\na\r\n"
+        );
+        k.run("set a 2");
+        assert_eq!(queued(&sub), "", "an overwrite is not new");
+        for i in 0..50 {
+            k.run(&format!("set k{i} {}", "v".repeat(100)));
+        }
+        queued(&sub);
+        k.inst.update_config(|c| {
+            c.maxmemory_policy = "allkeys-random".into();
+            c.maxmemory = 1000;
+        });
+        k.run("ping");
+        let q = queued(&sub);
+        let evicted = q.matches("__keyevent@0__:evicted").count() as u64;
+        assert!(evicted > 10, "{q}");
+        assert_eq!(evicted + k.inst.ks.key_count(), 51);
+        // Notifications off: the engine records nothing more.
+        k.inst.update_config(|c| c.maxmemory = 0);
+        assert_eq!(argv(&mut k, &["config", "set", "notify-keyspace-events", ""]), "+OK\r\n");
+        assert!(!k.inst.ks.events.enabled());
+        k.run("set z 1");
+        assert_eq!(queued(&sub), "");
+    }
+
+    #[test]
     fn keyspace_notifications_reach_subscribers() {
         let mut k = Kit::new();
         let mut sub = other(2);
