@@ -3,7 +3,8 @@
 //! exchanged with Redis (`rdb`), maxmemory eviction (`eviction`), blocking commands with
 //! several connections (`blocking`), blocking list commands woken by other clients
 //! (`lists_blocking`), random list command sequences (`lists_random`),
-//! transactions with several connections and real clients (`multi`).
+//! transactions with several connections and real clients (`multi`), pub/sub with a
+//! slow subscriber and idle subscribers (`pubsub`).
 
 mod blocking;
 mod clients;
@@ -13,6 +14,7 @@ mod lifecycle;
 mod lists_blocking;
 mod lists_random;
 mod multi;
+mod pubsub;
 mod rdb;
 mod rdb_streams;
 mod robust;

@@ -304,7 +304,11 @@ mod tests {
         let mut k = Kit::new();
         k.inst.update_config(|c| c.tenant = true);
         let mut sub = other(2);
-        run_as(&mut k, &mut sub, "subscribe __keyevent@0__:evicted __keyevent@0__:new");
+        run_as(
+            &mut k,
+            &mut sub,
+            "subscribe __keyevent@0__:evicted __keyevent@0__:new",
+        );
         assert_eq!(k.run("config set notify-keyspace-events Een"), "+OK\r\n");
         k.run("set a 1");
         assert_eq!(
@@ -328,7 +332,10 @@ mod tests {
         assert_eq!(evicted + k.inst.ks.key_count(), 51);
         // Notifications off: the engine records nothing more.
         k.inst.update_config(|c| c.maxmemory = 0);
-        assert_eq!(argv(&mut k, &["config", "set", "notify-keyspace-events", ""]), "+OK\r\n");
+        assert_eq!(
+            argv(&mut k, &["config", "set", "notify-keyspace-events", ""]),
+            "+OK\r\n"
+        );
         assert!(!k.inst.ks.events.enabled());
         k.run("set z 1");
         assert_eq!(queued(&sub), "");
