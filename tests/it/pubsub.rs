@@ -97,7 +97,7 @@ fn slow_subscriber_is_disconnected_and_its_memory_freed() {
             peak = peak.max(used_memory(&mut ctl));
         }
     }
-    let delivered_mb = delivered as usize * MESSAGE >> 20;
+    let delivered_mb = (delivered as usize * MESSAGE) >> 20;
     // Delivered until the queue passed 32 MB (plus what the socket absorbed), then no
     // subscriber any more.
     assert!(
