@@ -360,9 +360,10 @@ def main():
         if not shutil.which(tool):
             die(f"{tool} is missing (apt-get install redis-server redis-tools)")
     if not a.no_build:
-        subprocess.run(["cargo", "build", "--release", "-p", "miniredis"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-p", "miniredis"], cwd=ROOT, check=True,
+                       env={**os.environ, "CARGO_TARGET_DIR": TARGET})
         subprocess.run(["cargo", "build", "--release", "-p", "nodes", "--example", "density"],
-                       cwd=ROOT, check=True)
+                       cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     binary = os.environ.get("MINIREDIS_BIN", os.path.join(TARGET, "release", "miniredis"))
     example = os.path.join(TARGET, "release", "examples", "density")
     sections = []

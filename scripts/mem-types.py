@@ -115,7 +115,8 @@ def main():
         die("needs redis-py (pip install redis)")
     binary = os.environ.get("MINIREDIS_BIN", os.path.join(TARGET, "release", "miniredis"))
     if not a.no_build and "MINIREDIS_BIN" not in os.environ:
-        subprocess.run(["cargo", "build", "--release", "-p", "miniredis"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-p", "miniredis"], cwd=ROOT, check=True,
+                       env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     if not os.access(binary, os.X_OK):
         die(f"no miniredis binary at {binary}")
 

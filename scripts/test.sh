@@ -70,6 +70,9 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null
     missing_apt+=(python3-pip)
 fi
 command -v script >/dev/null 2>&1 || missing_apt+=(bsdutils)
+# Node.js and npm: the BullMQ test (tests/node, tests/it/bullmq.rs).
+command -v node >/dev/null 2>&1 || missing_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing_apt+=(npm)
 
 if [ "${#missing_apt[@]}" -gt 0 ]; then
     if [ "$INSTALL" = 1 ]; then
@@ -101,7 +104,16 @@ if ! python3 -c 'import redis, pytest, celery, sys; sys.exit(0 if int(redis.__ve
     fi
 fi
 
-for tool in redis-server redis-cli redis-benchmark python3 cargo; do
+# BullMQ for the Node.js client test, pinned by tests/node/package-lock.json.
+if [ ! -d "$ROOT/tests/node/node_modules/bullmq" ] && command -v npm >/dev/null 2>&1; then
+    if [ "$INSTALL" = 1 ]; then
+        section "installing BullMQ (npm ci in tests/node)"
+        (cd "$ROOT/tests/node" && npm ci --no-audit --no-fund --loglevel=error) \
+            || echo "test.sh: npm ci in tests/node failed" >&2
+    fi
+fi
+
+for tool in redis-server redis-cli redis-benchmark python3 cargo node; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "test.sh: required tool '$tool' is still missing; the tests that need it will fail" >&2
     fi
@@ -221,7 +233,8 @@ bench_smoke() {
         echo "no miniredis binary (release build failed or crates/miniredis is missing)"
         return 1
     fi
-    scripts/bench.sh --smoke --no-build && scripts/bench-tenancy.py all --smoke --no-build
+    scripts/bench.sh --smoke --no-build && scripts/bench-tenancy.py all --smoke --no-build \
+        && scripts/mem-types.py --smoke --no-build
 }
 
 RUST_LOG_F="$LOGDIR/rust.log"

@@ -14,18 +14,18 @@ use miniredis_tests::{show, RawClient, RedisServer};
 use resp::Frame;
 
 /// One scenario: drives the server at `addr` and returns its transcript.
-type Scenario = fn(SocketAddr) -> Vec<String>;
+pub(crate) type Scenario = fn(SocketAddr) -> Vec<String>;
 
-fn connect(addr: SocketAddr) -> RawClient {
+pub(crate) fn connect(addr: SocketAddr) -> RawClient {
     RawClient::connect(addr).expect("connect")
 }
 
-fn send(c: &mut RawClient, args: &[&str]) {
+pub(crate) fn send(c: &mut RawClient, args: &[&str]) {
     let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     c.send(&bytes).expect("send");
 }
 
-fn read(c: &mut RawClient) -> Frame {
+pub(crate) fn read(c: &mut RawClient) -> Frame {
     match c.read_reply() {
         Reply::Frame(f) => f,
         other => panic!("expected a reply, got {other}"),
@@ -41,7 +41,7 @@ fn int(f: &Frame) -> i64 {
 
 /// Waits until the server reports `n` blocked clients (so the order in which clients
 /// blocked is the order the test sent their commands in).
-fn wait_blocked(admin: &mut RawClient, n: u64) {
+pub(crate) fn wait_blocked(admin: &mut RawClient, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let info = admin.call(&["INFO", "clients"]);
@@ -66,7 +66,7 @@ fn wait_blocked(admin: &mut RawClient, n: u64) {
 }
 
 /// Runs `scenario` on Redis and on MiniRedis and requires equal transcripts.
-fn same_on_both(name: &str, scenario: Scenario) {
+pub(crate) fn same_on_both(name: &str, scenario: Scenario) {
     let redis = RedisServer::start();
     let expected = scenario(redis.addr());
     drop(redis);

@@ -26,10 +26,10 @@ fn now_ms() -> u64 {
 }
 
 /// A directory of its own for one test's snapshot, removed afterwards.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("miniredis-tests-rdb-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -37,11 +37,11 @@ impl TempDir {
         TempDir(dir)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    fn arg(&self) -> &str {
+    pub(crate) fn arg(&self) -> &str {
         self.0.to_str().expect("temporary paths are UTF-8")
     }
 }
@@ -166,7 +166,7 @@ fn assert_ttl_close(what: &str, got_ms: i64, set_ms: u64) {
 }
 
 /// Redis's own file checker must accept the file and count its keys.
-fn check_rdb(file: &Path, keys: usize) {
+pub(crate) fn check_rdb(file: &Path, keys: usize) {
     let out = std::process::Command::new(require_tool("redis-check-rdb"))
         .arg(file)
         .output()
@@ -704,7 +704,7 @@ fn engine_value(k: &Coll) -> Value {
             for p in k.args.chunks_exact(2) {
                 z.insert(&p[1], score(&p[0]));
             }
-            Value::ZSet(Box::new(z))
+            Value::ZSet(z)
         }
         other => panic!("no such command {}", String::from_utf8_lossy(other)),
     }
@@ -933,4 +933,55 @@ fn older_encodings_load_the_same_in_redis_and_miniredis() {
         let e = l.get(0, key.as_bytes(), now).expect("loaded");
         assert_eq!(engine_contents(&e.value), got, "{key}");
     }
+}
+
+/// Function libraries in snapshots, both ways: what Redis's SAVE writes (FUNCTION LOAD
+/// libraries) reads back as the same codes, and Redis loads a snapshot MiniRedis wrote
+/// with libraries and serves their functions.
+#[test]
+fn function_libraries_in_snapshots_both_ways() {
+    let short = b"#!lua name=small\nredis.register_function('small', function() return 'tiny' end)"
+        .to_vec();
+    let long = format!(
+        "#!lua name=big\nredis.register_function('big', function(keys, args) return args[1] end)\n{}",
+        "-- padding that compresses well\n".repeat(30)
+    )
+    .into_bytes();
+
+    let dir = TempDir::new("functions-from-redis");
+    let redis = RedisServer::start_with(&["--dir", dir.arg(), "--dbfilename", "dump.rdb"]);
+    let mut c = redis.client();
+    for code in [&short, &long] {
+        call(&mut c, &[b"FUNCTION", b"LOAD", code]);
+    }
+    ok(&mut c, &[b"SET", b"k", b"v"]);
+    ok(&mut c, &[b"SAVE"]);
+    drop(c);
+    drop(redis);
+    let ks = Keyspace::new(&KeyspaceConfig::default());
+    let (stats, mut codes) =
+        persistence::load_with_functions(&ks, &dir.path().join("dump.rdb"), now_ms())
+            .expect("loading Redis's snapshot");
+    assert_eq!(stats.keys, 1);
+    codes.sort();
+    let mut want = vec![short.clone(), long.clone()];
+    want.sort();
+    assert_eq!(codes, want);
+
+    let dir = TempDir::new("functions-to-redis");
+    let file = dir.path().join("from-miniredis.rdb");
+    persistence::save_with_functions(&ks, &file, now_ms(), &want).expect("saving");
+    check_rdb(&file, 1);
+    let redis =
+        RedisServer::start_with(&["--dir", dir.arg(), "--dbfilename", "from-miniredis.rdb"]);
+    let mut c = redis.client();
+    assert_eq!(
+        call(&mut c, &[b"FCALL", b"small", b"0"]),
+        Frame::Bulk(Bytes::from_static(b"tiny"))
+    );
+    assert_eq!(
+        call(&mut c, &[b"FCALL", b"big", b"0", b"echo"]),
+        Frame::Bulk(Bytes::from_static(b"echo"))
+    );
+    expect_bulk(&mut c, b"k", b"v");
 }

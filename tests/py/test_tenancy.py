@@ -174,3 +174,41 @@ def test_isolation(platform):
         a.execute_command("DEBUG", "SLEEP", "0")
     assert b.ping()
     assert b.dbsize() == 1
+
+
+def test_acl_users_are_per_database(platform):
+    """A tenant manages users inside its own database: they log in on its port and,
+    after the database's AUTH, through the front door; the other database has none of
+    them; the default user's credentials stay the operator's."""
+    a, b = platform.db("alpha"), platform.db("beta")
+    a.flushall()
+    a.set("app:1", "v")
+    a.set("secret", "s")
+    assert a.acl_setuser("app", enabled=True, passwords=["+apppw"], keys=["app:*"],
+                         commands=["+get", "+acl|whoami"])
+    assert "app" in a.acl_users()
+    assert "app" not in b.acl_users()
+    own = redis.Redis(host="127.0.0.1", port=platform.ports["alpha"], username="app",
+                      password="apppw", decode_responses=True, socket_timeout=10)
+    assert own.acl_whoami() == "app"
+    assert own.get("app:1") == "v"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        own.get("secret")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        own.set("app:1", "x")
+    # Through the front door: the database first, then its user.
+    door = platform.door("alpha", single_connection_client=True)
+    assert door.execute_command("AUTH", "app", "apppw")
+    assert door.acl_whoami() == "app"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        door.get("secret")
+    # The other database does not know the user.
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=platform.ports["beta"], username="app",
+                    password="apppw", socket_timeout=10).ping()
+    # The default user's credentials are the database password, kept by the operator.
+    with pytest.raises(redis.exceptions.ResponseError, match="managed by the platform"):
+        a.acl_setuser("default", nopass=True)
+    # The front door's AUTH <database> <password> still opens the database.
+    assert platform.door("alpha").get("app:1") == "v"
+    a.acl_deluser("app")

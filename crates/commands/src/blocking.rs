@@ -28,7 +28,7 @@ use crate::client::{Client, ClientInfo};
 use crate::ctx::Ctx;
 use crate::dispatch::{lock_for, run};
 use crate::errors;
-use crate::families::util::{parse_f64, parse_i64};
+use crate::families::util::{parse_f64, parse_i64, LongDouble};
 use crate::instance::Instance;
 use crate::registry::registry;
 use crate::spec::{flags, CommandSpec};
@@ -75,12 +75,39 @@ pub const ANY_KIND: &str = "*";
 /// `getTimeoutFromObjectOrReply` reads it. `Ok(None)`: block forever (0); otherwise the
 /// deadline in Unix milliseconds.
 pub fn timeout_secs(arg: &[u8], now_ms: u64) -> Result<Option<u64>, &'static str> {
-    let secs = parse_f64(arg)
-        .filter(|v| !v.is_nan())
-        .ok_or(errors::TIMEOUT_NOT_FLOAT)?;
+    let negative = arg.first() == Some(&b'-');
+    let secs = match parse_f64(arg) {
+        Some(v) if !v.is_nan() => v,
+        Some(_) => return Err(errors::TIMEOUT_NOT_FLOAT),
+        // Past a double's range but within a long double's, which Redis reads
+        // timeouts as: far too large (the cast below makes it "negative"), or a
+        // sliver of a millisecond that rounds up to one (or, negative, to zero).
+        None => match LongDouble::parse(arg) {
+            Some(ld) if ld.is_finite() => {
+                if ld.to_human() != b"0" {
+                    f64::INFINITY
+                } else if negative {
+                    -0.0
+                } else {
+                    // Rounds up to 1 ms below.
+                    1e-9
+                }
+            }
+            _ => return Err(errors::TIMEOUT_NOT_FLOAT),
+        },
+    };
+    // Redis rounds up to whole milliseconds (0.0001 s waits 1 ms; -0.0001 s is 0:
+    // forever), then converts with a C cast: out-of-range values (and infinities)
+    // come out as the most negative integer on the platforms it runs on, hence
+    // "negative".
+    // (A product a rounding error above a whole number, 2.007 * 1000 =
+    // 2007.0000000000002, is that number.)
     let ms = secs * 1000.0;
-    // Redis converts with a C cast: out-of-range values (and infinities) come out as
-    // the most negative integer on the platforms it runs on, hence "negative".
+    let ms = if (ms - ms.round()).abs() < 1e-6 {
+        ms.round()
+    } else {
+        ms.ceil()
+    };
     let ms = if ms.is_finite() && ms.abs() < 9.2e18 {
         ms as i64
     } else {
@@ -465,12 +492,20 @@ mod tests {
         assert_eq!(timeout_secs(b"0.0", now), Ok(None));
         assert_eq!(timeout_secs(b"1", now), Ok(Some(now + 1000)));
         assert_eq!(timeout_secs(b"0.25", now), Ok(Some(now + 250)));
-        // Below a millisecond truncates to 0: forever, as in Redis.
-        assert_eq!(timeout_secs(b"0.0001", now), Ok(None));
+        // Below a millisecond rounds up to one; a negative sliver to 0: forever.
+        assert_eq!(timeout_secs(b"0.0001", now), Ok(Some(now + 1)));
+        assert_eq!(timeout_secs(b"-0.0001", now), Ok(None));
+        assert_eq!(timeout_secs(b"0.0015", now), Ok(Some(now + 2)));
+        assert_eq!(timeout_secs(b"2.007", now), Ok(Some(now + 2007)));
         assert_eq!(timeout_secs(b"-1", now), Err(errors::TIMEOUT_NEG));
         assert_eq!(timeout_secs(b"abc", now), Err(errors::TIMEOUT_NOT_FLOAT));
         assert_eq!(timeout_secs(b"nan", now), Err(errors::TIMEOUT_NOT_FLOAT));
         assert_eq!(timeout_secs(b"inf", now), Err(errors::TIMEOUT_NEG));
+        assert_eq!(timeout_secs(b"1e400", now), Err(errors::TIMEOUT_NEG));
+        assert_eq!(timeout_secs(b"-1e400", now), Err(errors::TIMEOUT_NEG));
+        assert_eq!(timeout_secs(b"1e-400", now), Ok(Some(now + 1)));
+        assert_eq!(timeout_secs(b"-1e-400", now), Ok(None));
+        assert_eq!(timeout_secs(b"1e5000", now), Err(errors::TIMEOUT_NOT_FLOAT));
         assert_eq!(timeout_ms(b"100", now), Ok(Some(now + 100)));
         assert_eq!(timeout_ms(b"0", now), Ok(None));
         assert_eq!(timeout_ms(b"1.5", now), Err(errors::TIMEOUT_NOT_INTEGER));

@@ -62,6 +62,10 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     /// A key this client watches was modified: its EXEC will fail (CLIENT LIST `d`).
     pub watch_dirty: AtomicBool,
+    /// Bytes other connections queued for this one (MONITOR lines).
+    pub outbox: crate::outbox::Outbox,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
 }
 
 impl ClientInfo {
@@ -93,6 +97,8 @@ impl ClientInfo {
             flags: Mutex::new(String::from("N")),
             multi: AtomicI64::new(-1),
             watch_dirty: AtomicBool::new(false),
+            outbox: Default::default(),
+            monitor: AtomicBool::new(false),
         }
     }
 
@@ -182,6 +188,15 @@ pub struct Client {
     pub subs: Option<Box<crate::pubsub::Subscriptions>>,
     /// Since when the pending reply has been over the soft output-buffer limit.
     pub obuf_soft: crate::pubsub::SoftClock,
+    /// (command id, microseconds) of commands run since the last flush, for the
+    /// latency histograms (INFO latencystats).
+    pub latency_samples: Vec<(u32, u64)>,
+    /// This client runs a script's commands: MONITOR shows them as `[db lua]`.
+    pub script_caller: bool,
+    /// The ACL epoch `perms` was read at (see `crate::acl::refresh`).
+    pub acl_epoch: u64,
+    /// The user's permissions; None when the user may run everything.
+    pub perms: Option<crate::acl::Perms>,
 }
 
 impl Client {
@@ -209,6 +224,10 @@ impl Client {
             watched: Vec::new(),
             subs: None,
             obuf_soft: Default::default(),
+            latency_samples: Vec::new(),
+            script_caller: false,
+            acl_epoch: 0,
+            perms: None,
         }
     }
 

@@ -67,6 +67,20 @@ pub struct Config {
     pub set_max_intset_entries: u64,
     /// `client-output-buffer-limit`: normal, replica and pubsub classes.
     pub client_output_buffer_limit: [crate::pubsub::ObufLimit; 3],
+    /// A sorted set stays a listpack while it has at most this many members...
+    pub zset_max_listpack_entries: u64,
+    /// ... and no member longer than this many bytes.
+    pub zset_max_listpack_value: u64,
+    /// LATENCY: events lasting at least this many milliseconds are recorded (0 = off).
+    pub latency_monitor_threshold: u64,
+    /// INFO latencystats: per-command latency histograms.
+    pub latency_tracking: bool,
+    /// The percentiles INFO latencystats reports.
+    pub latency_tracking_info_percentiles: Vec<f64>,
+    /// Entries ACL LOG keeps.
+    pub acllog_max_len: u64,
+    /// Whether new ACL users may use every channel (`allchannels`) or none.
+    pub acl_pubsub_default_all: bool,
 }
 
 impl Default for Config {
@@ -116,6 +130,13 @@ impl Default for Config {
             hash_max_listpack_value: engine::types::hash::MAX_LISTPACK_VALUE as u64,
             set_max_intset_entries: engine::types::set::MAX_INTSET_ENTRIES as u64,
             client_output_buffer_limit: crate::pubsub::DEFAULT_OBUF_LIMITS,
+            zset_max_listpack_entries: engine::types::zset::PACK_MAX_ENTRIES as u64,
+            zset_max_listpack_value: engine::types::zset::PACK_MAX_VALUE as u64,
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
         }
     }
 }
@@ -140,6 +161,8 @@ pub enum Kind {
     KeyspaceEvents,
     /// `<class> <hard> <soft> <seconds>` groups (client-output-buffer-limit).
     ObufLimits,
+    /// A space-separated list of percentiles (0..=100).
+    Percentiles,
 }
 
 /// One configuration parameter.
@@ -513,6 +536,25 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.hash_max_listpack_value.to_string(),
         set: |c, v| c.hash_max_listpack_value = num(v),
     },
+    Param {
+        name: "zset-max-listpack-entries",
+        aliases: &["zset-max-ziplist-entries"],
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        mutable: true,
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: |c, v| c.zset_max_listpack_entries = num(v),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        aliases: &["zset-max-ziplist-value"],
+        kind: Kind::Memory,
+        mutable: true,
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: |c, v| c.zset_max_listpack_value = num(v),
+    },
     p!(
         "client-output-buffer-limit",
         Kind::ObufLimits,
@@ -535,7 +577,79 @@ pub static PARAMS: &[Param] = &[
         |c| c.set_max_intset_entries.to_string(),
         |c, v| c.set_max_intset_entries = num(v)
     ),
+    p!(
+        "latency-monitor-threshold",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.latency_monitor_threshold.to_string(),
+        |c, v| c.latency_monitor_threshold = num(v)
+    ),
+    p!(
+        "latency-tracking",
+        Kind::Bool,
+        true,
+        |c| b(c.latency_tracking),
+        |c, v| c.latency_tracking = yes(v)
+    ),
+    p!(
+        "latency-tracking-info-percentiles",
+        Kind::Percentiles,
+        true,
+        |c| format_percentiles(&c.latency_tracking_info_percentiles),
+        |c, v| c.latency_tracking_info_percentiles = parse_percentiles(v).unwrap_or_default()
+    ),
+    p!(
+        "acllog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.acllog_max_len.to_string(),
+        |c, v| c.acllog_max_len = num(v)
+    ),
+    p!(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        true,
+        |c| if c.acl_pubsub_default_all {
+            "allchannels"
+        } else {
+            "resetchannels"
+        }
+        .into(),
+        |c, v| c.acl_pubsub_default_all = v.eq_ignore_ascii_case("allchannels")
+    ),
 ];
+
+/// latency-tracking-info-percentiles as Redis prints it: each value with `%f`-style
+/// shortest form ("50 99 99.9").
+pub fn format_percentiles(v: &[f64]) -> String {
+    v.iter()
+        .map(|p| {
+            let t = format!("{p:.6}");
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Parses a space-separated list of percentiles, each within 0..=100.
+pub fn parse_percentiles(s: &str) -> Result<Vec<f64>, String> {
+    s.split_whitespace()
+        .map(|w| match w.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+            Ok(_) => Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .to_string(),
+            ),
+            Err(_) => Err("Invalid latency-tracking-info-percentiles parameters".to_string()),
+        })
+        .collect()
+}
 
 /// Finds a parameter by name or alias, case-insensitively.
 pub fn find(name: &str) -> Option<&'static Param> {
@@ -615,6 +729,7 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
             .map_err(String::from),
         Kind::KeyspaceEvents => keyspace_events_canonical(value)
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        Kind::Percentiles => parse_percentiles(value).map(|v| format_percentiles(&v)),
     }
 }
 

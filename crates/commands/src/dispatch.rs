@@ -85,12 +85,23 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     };
     let spec = registry().spec(id);
     let in_multi = client.multi.is_some();
+    // A script is running: wait for it, or answer BUSY once it has run too long.
+    // Before any lock is taken (the script holds every shard).
+    if let Some(busy) = crate::scripts::busy_check(inst, spec.has(flags::ALLOW_BUSY)) {
+        inst.stats.record_error(busy);
+        client.last_command_failed = true;
+        out.error(busy);
+        record(client, id, 0, true);
+        crate::multi::flag(client);
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
     // Then memory and key limits: evict if over maxmemory, refuse commands that may
     // add data when that fails or when maxkeys is reached. This runs before the
     // command's shards are locked, because eviction locks shards itself. Inside MULTI
     // queuing takes memory: any command but EXEC/DISCARD/QUIT/RESET is refused when
     // memory is over the limit.
-    if let Some(msg) = check(inst, client, spec, argv).or_else(|| {
+    if let Some(msg) = check(inst, client, id, spec, argv).or_else(|| {
         if in_multi && !crate::multi::exempt_from_oom_in_multi(spec) {
             check_limits_in_multi(inst, spec)
         } else {
@@ -143,10 +154,14 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
             crate::blocking::serve_ready(inst, &mut client.ready_keys);
         }
         match outcome {
-            crate::multi::ExecOutcome::Ran => record(client, id, usec, false),
+            crate::multi::ExecOutcome::Ran => {
+                record(client, id, usec, false);
+                crate::diag::after_command(inst, client, id, spec, argv, usec);
+            }
             crate::multi::ExecOutcome::Failed => {
                 client.last_command_failed = true;
                 record(client, id, usec, false);
+                crate::diag::after_command(inst, client, id, spec, argv, usec);
             }
             crate::multi::ExecOutcome::Rejected => {
                 client.last_command_failed = true;
@@ -168,6 +183,7 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         client.dirty += 1;
     }
     record(client, id, usec, false);
+    crate::diag::after_command(inst, client, id, spec, argv, usec);
     finish_reply(client, out, mark, skipping);
 }
 
@@ -189,7 +205,13 @@ fn allowed_in_pubsub_context(spec: &CommandSpec) -> bool {
 }
 
 /// Generic checks that need the resolved spec.
-fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -> Option<String> {
+fn check(
+    inst: &Instance,
+    client: &mut Client,
+    id: u32,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+) -> Option<String> {
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return Some(errors::NOAUTH.to_string());
     }
@@ -198,6 +220,10 @@ fn check(inst: &Instance, client: &Client, spec: &CommandSpec, argv: &[&[u8]]) -
     }
     if client.multi.is_some() && spec.has(flags::NO_MULTI) {
         return Some(errors::NOT_IN_MULTI.to_string());
+    }
+    // ACL: one epoch compare and a None test for an unrestricted user.
+    if let Some(msg) = crate::acl::check(inst, client, id, spec, argv) {
+        return Some(msg);
     }
     // Persistence is failing: refuse writes rather than acknowledge what may be lost.
     if spec.has(flags::WRITE) && inst.writes_refused.load(Relaxed) {
@@ -346,6 +372,9 @@ fn finish_reply(client: &mut Client, out: &mut ReplyWriter, mark: usize, skippin
 /// Moves a connection's local counters into the instance's shared ones. The connection
 /// calls this once per batch of commands.
 pub fn flush_stats(inst: &Instance, client: &mut Client) {
+    if !client.latency_samples.is_empty() {
+        crate::diag::flush_samples(inst, client);
+    }
     let mut total = 0;
     for (id, s) in client.cmd_stats.drain(..) {
         if let Some(c) = inst.cmd_stats.get(id as usize) {

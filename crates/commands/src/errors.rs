@@ -172,6 +172,48 @@ pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
 pub const GETKEYS_BAD_ARITY: &str = "ERR Invalid number of arguments specified for command";
 pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
 
+// ---- zset ----
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZSET_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const ZRANGE_LIMIT_RANK: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_LEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+/// `ERR at least 1 input key is needed for '<cmd>' command` (ZUNION and friends).
+pub fn at_least_one_key(cmd: &str) -> String {
+    format!("ERR at least 1 input key is needed for '{cmd}' command")
+}
+
+// ---- geo ----
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_NEGATIVE_RADIUS: &str = "ERR radius cannot be negative";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_NEGATIVE_BOX: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER_DECODE: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
+pub const GEORADIUS_STORE_WITH: &str =
+    "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+pub const GEOSEARCHSTORE_WITH: &str =
+    "ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+/// `ERR invalid longitude,latitude pair <lon>,<lat>` (C's `%f`).
+pub fn geo_invalid_lonlat(lon: f64, lat: f64) -> String {
+    format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}")
+}
+/// GEOSEARCH without FROMMEMBER/FROMLONLAT (the command as the client typed it).
+pub fn geo_need_from(cmd: &str) -> String {
+    format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {cmd}")
+}
+/// GEOSEARCH without BYRADIUS/BYBOX (the command as the client typed it).
+pub fn geo_need_by(cmd: &str) -> String {
+    format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {cmd}")
+}
+
 // ---- streams ----
 
 pub const STREAM_INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
@@ -317,6 +359,112 @@ pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 /// commands would have had.
 pub fn exec_discarded_because(reason: &str) -> String {
     format!("EXECABORT Transaction discarded because of: {reason}")
+}
+
+// ---- diagnostics ----
+pub const SLOWLOG_COUNT: &str = "ERR count should be greater than or equal to -1";
+
+/// LATENCY GRAPH of an event with no samples.
+pub fn latency_no_samples(event: &str) -> String {
+    format!("ERR No samples available for event '{event}'")
+}
+
+// ---- acl ----
+pub const NOPERM_KEY: &str =
+    "NOPERM this user has no permissions to access one of the keys used as arguments";
+pub const NOPERM_CHANNEL: &str =
+    "NOPERM this user has no permissions to access one of the channels used as arguments";
+
+/// A command the user may not run (its full name, `config|get` for subcommands).
+pub fn noperm_command(name: &str) -> String {
+    format!("NOPERM this user has no permissions to run the '{name}' command")
+}
+
+/// ACL SETUSER rule errors (the reason part).
+pub const ACL_SYNTAX: &str = "Syntax error";
+pub const ACL_UNKNOWN_NAME: &str = "Unknown command or category name in ACL";
+pub const ACL_BAD_HASH: &str =
+    "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
+pub const ACL_NO_SUCH_PASSWORD: &str =
+    "The password you are trying to remove from the user does not exist";
+pub const ACL_KEYS_AFTER_ALL: &str = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
+pub const ACL_CHANNELS_AFTER_ALL: &str = "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
+/// A tenant may not change its default user's credentials: they are the database's
+/// password, which the operator manages.
+pub const ACL_TENANT_DEFAULT_CREDENTIALS: &str = "default user's credentials are managed by the platform for this database; change the database password through the node manager";
+
+/// `ERR Error in ACL SETUSER modifier '<rule>': <reason>`
+pub fn acl_setuser(rule: &[u8], reason: &str) -> String {
+    format!(
+        "ERR Error in ACL SETUSER modifier '{}': {reason}",
+        printable(rule, usize::MAX)
+    )
+}
+
+pub const ACL_DEFAULT_NOT_REMOVABLE: &str = "ERR The 'default' user cannot be removed";
+pub const ACL_GENPASS_BITS: &str = "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096";
+pub const ACL_NO_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
+
+pub fn acl_unknown_category(name: &[u8]) -> String {
+    format!("ERR Unknown category '{}'", printable(name, usize::MAX))
+}
+
+pub fn acl_no_user(name: &[u8]) -> String {
+    format!("ERR User '{}' not found", printable(name, usize::MAX))
+}
+
+pub fn acl_no_command(name: &[u8]) -> String {
+    format!("ERR Command '{}' not found", printable(name, usize::MAX))
+}
+
+/// A queued command the user lost the right to run before EXEC.
+pub fn noperm_changed_at_exec(reason: &str) -> String {
+    format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
+}
+
+// ---- scripting ----
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const SCRIPT_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_WRONG_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+pub const SCRIPT_WRITE_IN_READ_ONLY: &str =
+    "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_WRITE_FLAG_RO: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";
+pub const SCRIPT_FLUSH_OPTION: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const FUNCTION_FLUSH_OPTION: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const FCALL_BAD_NUMKEYS: &str = "ERR Bad number of keys provided";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+pub const LIBRARY_NAME_MISSING: &str = "ERR library name argument was not given";
+pub const FUNCTION_RESTORE_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const FUNCTION_RESTORE_POLICY: &str =
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+
+/// FUNCTION LOAD of a library that exists, without REPLACE.
+pub fn library_exists(name: &str) -> String {
+    format!("ERR Library '{name}' already exists")
+}
+
+/// FUNCTION LOAD of a function another library has.
+pub fn function_exists(name: &str) -> String {
+    format!("ERR Function {name} already exists")
+}
+
+/// FUNCTION LIST / LOAD option not known.
+pub fn unknown_argument(arg: &[u8]) -> String {
+    format!("ERR Unknown argument {}", String::from_utf8_lossy(arg))
+}
+
+pub fn unknown_option(arg: &[u8]) -> String {
+    format!("ERR Unknown option given: {}", String::from_utf8_lossy(arg))
 }
 
 // ---- pubsub ----

@@ -81,6 +81,13 @@ pub struct Limits {
     lfu_log_factor: AtomicU32,
     lfu_decay_time: AtomicU32,
     tenant: AtomicBool,
+    /// slowlog-log-slower-than (negative: off) and slowlog-max-len.
+    slowlog_slower_than: std::sync::atomic::AtomicI64,
+    slowlog_max_len: AtomicU64,
+    /// latency-monitor-threshold in milliseconds (0: off).
+    latency_threshold_ms: AtomicU64,
+    /// latency-tracking: per-command histograms for INFO latencystats.
+    latency_tracking: AtomicBool,
     /// The allocator's figure and the keyspace's accounted bytes at the last sample
     /// (standalone nodes whose allocator reports exactly; see
     /// [`Instance::used_memory_for_limit`]).
@@ -103,6 +110,33 @@ impl Limits {
         self.lfu_log_factor.store(small(c.lfu_log_factor), Relaxed);
         self.lfu_decay_time.store(small(c.lfu_decay_time), Relaxed);
         self.tenant.store(c.tenant, Relaxed);
+        self.slowlog_slower_than
+            .store(c.slowlog_log_slower_than, Relaxed);
+        self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
+        self.latency_threshold_ms
+            .store(c.latency_monitor_threshold, Relaxed);
+        self.latency_tracking.store(c.latency_tracking, Relaxed);
+    }
+
+    /// slowlog-log-slower-than in microseconds; negative disables the slow log.
+    #[inline]
+    pub fn slowlog_slower_than(&self) -> i64 {
+        self.slowlog_slower_than.load(Relaxed)
+    }
+
+    pub fn slowlog_max_len(&self) -> u64 {
+        self.slowlog_max_len.load(Relaxed)
+    }
+
+    /// latency-monitor-threshold in milliseconds (0: the latency monitor is off).
+    #[inline]
+    pub fn latency_threshold_ms(&self) -> u64 {
+        self.latency_threshold_ms.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn latency_tracking(&self) -> bool {
+        self.latency_tracking.load(Relaxed)
     }
 
     pub fn maxmemory(&self) -> u64 {
@@ -189,6 +223,13 @@ pub struct Instance {
     pub obuf_limits: crate::pubsub::ObufLimits,
     /// `notify-keyspace-events` as class bits (0: off), read without the config lock.
     notify: AtomicU32,
+    /// Slow log, latency monitor and histograms, MONITOR connections.
+    pub diag: crate::diag::Diag,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
+    /// Scripts and functions (EVAL's cache, libraries, their Lua VMs, the running
+    /// script).
+    pub scripts: crate::scripts::Scripts,
 }
 
 impl Instance {
@@ -222,7 +263,7 @@ impl Instance {
         obuf_limits.load(&config.client_output_buffer_limit);
         let notify = crate::pubsub::class::parse(&config.notify_keyspace_events);
         ks.events.set_mask(crate::pubsub::engine_mask(notify));
-        Arc::new(Instance {
+        let inst = Arc::new(Instance {
             ks,
             config: RwLock::new(config),
             limits,
@@ -249,7 +290,15 @@ impl Instance {
             pubsub: Default::default(),
             obuf_limits,
             notify: AtomicU32::new(notify),
-        })
+            diag: crate::diag::Diag::new(registry().specs.len()),
+            acl: crate::acl::Acl::default(),
+            scripts: Default::default(),
+        });
+        let pass = inst.config.read().requirepass.clone();
+        if pass.is_some() {
+            inst.acl.set_default_password(pass.as_deref());
+        }
+        inst
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -262,6 +311,9 @@ impl Instance {
     }
 
     pub fn unregister_client(&self, id: u64) {
+        if self.diag.monitors.any() {
+            self.diag.monitors.remove(id);
+        }
         self.clients.lock().remove(&id);
     }
 
@@ -269,10 +321,23 @@ impl Instance {
         self.clients.lock().len()
     }
 
+    /// Records a latency event (`expire-cycle`, `eviction-cycle`, ...) that took
+    /// `elapsed`, if the latency monitor is on and it reached the threshold.
+    pub fn latency_event(&self, event: &str, elapsed: Duration) {
+        let threshold = self.limits.latency_threshold_ms();
+        let ms = elapsed.as_millis() as u64;
+        if threshold > 0 && ms >= threshold {
+            self.diag.latency.add(event, ms);
+        }
+    }
+
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {
         self.shutdown_requested.store(true, Relaxed);
         self.shutdown.notify_waiters();
+        // A busy script stops too, even one that wrote (SHUTDOWN NOSAVE is how Redis
+        // ends a script SCRIPT KILL refuses).
+        self.scripts.force_kill();
         for c in self.clients.lock().values() {
             c.kill();
         }
@@ -321,10 +386,17 @@ impl Instance {
         self.config.read().requirepass.clone()
     }
 
+    /// Whether a new connection starts unauthenticated: the default user has a
+    /// password or is off, or this is a front door.
+    pub fn needs_auth(&self) -> bool {
+        self.is_front_door() || self.acl.default_needs_auth()
+    }
+
     /// Changes the configuration and refreshes what dispatch reads from it.
     pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
         let mut cfg = self.config.write();
         let policy_before = self.limits.policy();
+        let pass_before = cfg.requirepass.clone();
         f(&mut cfg);
         self.limits.load(&cfg);
         self.obuf_limits.load(&cfg.client_output_buffer_limit);
@@ -333,7 +405,11 @@ impl Instance {
             self.notify.store(notify, Relaxed);
             self.ks.events.set_mask(crate::pubsub::engine_mask(notify));
         }
+        let pass = (cfg.requirepass != pass_before).then(|| cfg.requirepass.clone());
         drop(cfg);
+        if let Some(p) = pass {
+            self.acl.set_default_password(p.as_deref());
+        }
         if self.limits.policy() != policy_before {
             self.ks.clear_eviction_pool();
         }
@@ -414,6 +490,14 @@ impl Instance {
         if policy == Policy::NoEviction {
             return false;
         }
+        let started = Instant::now();
+        let r = self.evict_over_limit(max, policy);
+        self.latency_event("eviction-cycle", started.elapsed());
+        r
+    }
+
+    /// The eviction loop of [`Instance::evict_to_limit`], once memory is over `max`.
+    fn evict_over_limit(&self, max: u64, policy: Policy) -> bool {
         let samples = self.limits.samples.load(Relaxed) as usize;
         let limit = self.limits.eviction_time_limit();
         let started = Instant::now();

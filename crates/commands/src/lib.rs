@@ -3,10 +3,12 @@
 //! module per family. Knows no sockets: the server crate feeds it decoded arguments
 //! and sends what it writes.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod config;
 pub mod ctx;
+pub mod diag;
 pub mod directory;
 pub mod dispatch;
 pub mod errors;
@@ -14,8 +16,10 @@ pub mod families;
 pub mod hll;
 pub mod instance;
 pub mod multi;
+pub mod outbox;
 pub mod pubsub;
 pub mod registry;
+pub mod scripts;
 pub mod spec;
 pub mod table;
 

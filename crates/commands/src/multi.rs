@@ -349,6 +349,12 @@ pub fn exec(inst: &Instance, client: &mut Client, out: &mut ReplyWriter) -> Exec
         let spec = reg.spec(q.id);
         let argv: Vec<&[u8]> = q.argv.iter().map(|a| a.as_slice()).collect();
         client.last_command_failed = false;
+        // Rights may have changed since the command was queued.
+        if let Some(msg) = crate::acl::recheck_at_exec(inst, client, q.id, spec, &argv) {
+            inst.stats.record_error(&msg);
+            out.error(&msg);
+            continue;
+        }
         let started = std::time::Instant::now();
         crate::dispatch::run(inst, client, out, &mut locked, spec, &argv);
         let usec = started.elapsed().as_micros() as u64;
@@ -356,6 +362,7 @@ pub fn exec(inst: &Instance, client: &mut Client, out: &mut ReplyWriter) -> Exec
             client.dirty += 1;
         }
         crate::dispatch::record(client, q.id, usec, false);
+        crate::diag::after_command(inst, client, q.id, spec, &argv, usec);
     }
     client.no_block = no_block;
     drop(locked);
@@ -416,6 +423,21 @@ pub fn before_write(
                 .map(|(d, k)| {
                     let live = locked.exists(a, &k, now) || locked.exists(b, &k, now);
                     (d, k, live)
+                })
+                .collect();
+        }
+        "tag|invalidate" => {
+            // The watched keys of this database that carry one of the tags.
+            let tags = argv.get(2..).unwrap_or_default();
+            return inst
+                .watches
+                .keys_in(|d| d == db)
+                .into_iter()
+                .filter_map(|(d, k)| {
+                    let hit = locked
+                        .get_for_write(d, &k, now)
+                        .is_some_and(|e| tags.iter().any(|t| e.has_tag(t)));
+                    hit.then_some((d, k, true))
                 })
                 .collect();
         }

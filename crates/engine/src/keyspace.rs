@@ -31,6 +31,7 @@ use smallvec::SmallVec;
 
 use crate::evict::{score, Access, Evicted, EvictionPool, Policy};
 use crate::table::{hash_key, Table};
+use crate::tags::{Name, TagIndex};
 use crate::value::Entry;
 
 /// Counters kept per shard under its lock (no shared atomics on the hot path).
@@ -61,6 +62,9 @@ struct DbPart {
     used: u64,
     /// Where active expiry resumes.
     sweep_cursor: u64,
+    /// The tags of this part's keys; created by the first tag, dropped with the last
+    /// (see [`crate::tags`]). Its bytes are part of `used`.
+    tags: Option<Box<TagIndex>>,
 }
 
 /// A shard's memory and key totals, readable without its lock (see the module docs).
@@ -344,6 +348,26 @@ impl Keyspace {
         result
     }
 
+    /// [`Keyspace::try_for_each_in_shard`], also handing `f` each entry's tags (empty
+    /// for an untagged key), read under the same lock as the entry.
+    pub fn try_for_each_in_shard_with_tags<E>(
+        &self,
+        shard: usize,
+        db: usize,
+        mut f: impl FnMut(&Entry, &[Name]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let guard = self.shards[shard].lock.lock();
+        let part = &guard.dbs[db];
+        let result = part.table.iter().try_for_each(|e| {
+            let tags = match (&part.tags, e.is_tagged()) {
+                (Some(ix), true) => ix.tags_of(&e.key),
+                _ => &[],
+            };
+            f(e, tags)
+        });
+        result
+    }
+
     /// Counters summed over shards (locks each briefly, one at a time).
     pub fn stats(&self) -> ShardStats {
         sum_stats(self.shards.iter().map(|sh| sh.lock.lock().stats))
@@ -394,7 +418,7 @@ impl Keyspace {
                     },
                     |e| {
                         removed += 1;
-                        freed += charge_of(&e);
+                        freed += charge_of(&e) + untag(&mut part.tags, &e);
                         if let Some(log) = log {
                             log.record(KeyEventKind::Expired, db, &e.key);
                         }
@@ -545,7 +569,29 @@ impl Keyspace {
             let g = slot.lock.lock();
             let (mut bytes, mut keys) = (0u64, 0u64);
             for (db, p) in g.dbs.iter().enumerate() {
-                let b: u64 = p.table.iter().map(|e| e.memory_usage() as u64).sum();
+                let mut b: u64 = p.table.iter().map(|e| e.memory_usage() as u64).sum();
+                if let Some(ix) = &p.tags {
+                    assert!(
+                        !ix.is_empty(),
+                        "shard {i} db {db}: an empty tag index is kept"
+                    );
+                    ix.check();
+                    b += ix.bytes() as u64;
+                }
+                for e in p.table.iter() {
+                    let indexed = p
+                        .tags
+                        .as_ref()
+                        .is_some_and(|ix| !ix.tags_of(&e.key).is_empty());
+                    assert_eq!(e.is_tagged(), indexed, "shard {i} db {db}: tagged bit");
+                }
+                if let Some(ix) = &p.tags {
+                    for (t, _) in ix.tags() {
+                        for (h, k) in ix.keys_of(t).into_iter().flatten() {
+                            assert!(p.table.get(*h, k).is_some(), "a tagged key is gone");
+                        }
+                    }
+                }
                 assert_eq!(p.used, b, "shard {i} db {db}: bytes charged");
                 let v = p.table.iter().filter(|e| e.expire_at() != 0).count();
                 assert_eq!(p.volatile, v, "shard {i} db {db}: volatile keys");
@@ -650,7 +696,7 @@ fn evict_key(
         return None;
     }
     let e = part.table.remove(h, key)?;
-    let bytes = e.memory_usage();
+    let bytes = e.memory_usage() + untag(&mut part.tags, &e) as usize;
     account(&mut part.used, counters, -(bytes as i64), -1);
     if e.expire_at() != 0 {
         part.volatile -= 1;
@@ -761,11 +807,12 @@ impl<'a> Locked<'a> {
             table,
             volatile,
             used,
+            tags,
             ..
         } = part;
         table
             .get_mut(h, key)
-            .map(|entry| EntryMut::new(entry, volatile, used, counters))
+            .map(|entry| EntryMut::new(entry, volatile, used, counters, tags))
     }
 
     /// Whether a live key exists (expiring it if stale); touches no statistics.
@@ -801,7 +848,7 @@ impl<'a> Locked<'a> {
     /// Inserts or replaces a key with `entry` (its expiry included); returns the
     /// previous live entry.
     #[inline]
-    pub fn insert(&mut self, db: usize, entry: Entry, now_ms: u64) -> Option<Entry> {
+    pub fn insert(&mut self, db: usize, mut entry: Entry, now_ms: u64) -> Option<Entry> {
         let log = &self.ks.events;
         let logging = log.enabled();
         let key = if logging {
@@ -813,6 +860,8 @@ impl<'a> Locked<'a> {
         if entry.expire_at() != 0 {
             part.volatile += 1;
         }
+        // A new key starts untagged (an entry taken out of the keyspace lost its tags).
+        entry.set_tagged(false);
         let added = charge_of(&entry);
         let Some(old) = part.table.insert(h, entry) else {
             account(&mut part.used, counters, added, 1);
@@ -821,7 +870,9 @@ impl<'a> Locked<'a> {
             }
             return None;
         };
-        account(&mut part.used, counters, added - charge_of(&old), 0);
+        // Replacing a key drops its tags, as it drops its TTL.
+        let freed = untag(&mut part.tags, &old);
+        account(&mut part.used, counters, added - charge_of(&old) - freed, 0);
         if old.expire_at() != 0 {
             part.volatile -= 1;
         }
@@ -854,6 +905,7 @@ impl<'a> Locked<'a> {
             table,
             volatile,
             used,
+            tags,
             ..
         } = &mut dbs[db];
         let mut make = Some(make);
@@ -862,12 +914,13 @@ impl<'a> Locked<'a> {
             None => unreachable!("the table calls make at most once"),
         });
         if inserted {
+            entry.set_tagged(false);
             if entry.expire_at() != 0 {
                 *volatile += 1;
             }
             account(used, counters, charge_of(entry), 1);
             log.record(KeyEventKind::New, db, key);
-            return (EntryMut::new(entry, volatile, used, counters), true);
+            return (EntryMut::new(entry, volatile, used, counters, tags), true);
         }
         if entry.is_expired(now_ms) {
             // A stale key counts as absent: replace it where it lies.
@@ -876,16 +929,17 @@ impl<'a> Locked<'a> {
                 log.record(KeyEventKind::Expired, db, key);
                 log.record(KeyEventKind::New, db, key);
                 *volatile -= 1;
-                let old = charge_of(entry);
+                let old = charge_of(entry) + untag(tags, entry);
                 *entry = f();
+                entry.set_tagged(false);
                 if entry.expire_at() != 0 {
                     *volatile += 1;
                 }
                 account(used, counters, charge_of(entry) - old, 0);
-                return (EntryMut::new(entry, volatile, used, counters), true);
+                return (EntryMut::new(entry, volatile, used, counters, tags), true);
             }
         }
-        (EntryMut::new(entry, volatile, used, counters), false)
+        (EntryMut::new(entry, volatile, used, counters, tags), false)
     }
 
     /// Removes a key; returns it if it was live.
@@ -893,18 +947,7 @@ impl<'a> Locked<'a> {
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
         let log = &self.ks.events;
         let (part, stats, counters, h) = self.part(db, key);
-        let e = part.table.remove(h, key)?;
-        account(&mut part.used, counters, -charge_of(&e), -1);
-        if e.expire_at() != 0 {
-            part.volatile -= 1;
-        }
-        if e.is_expired(now_ms) {
-            stats.expired_keys += 1;
-            log.record(KeyEventKind::Expired, db, key);
-            None
-        } else {
-            Some(e)
-        }
+        remove_from(part, stats, counters, (log, db), h, key, now_ms)
     }
 
     fn require_all(&self) {
@@ -935,6 +978,7 @@ impl<'a> Locked<'a> {
                 account(&mut p.used, &ks.shards[*i].counters, -bytes, -keys);
                 p.volatile = 0;
                 p.sweep_cursor = 0;
+                p.tags = None;
                 p.table.take()
             })
             .collect()
@@ -1035,6 +1079,131 @@ impl<'a> Locked<'a> {
         None
     }
 
+    /// Calls `f` with every live key of `tag` in a logical database, shard by shard.
+    /// Needs every shard.
+    pub fn tag_keys(&self, db: usize, tag: &[u8], now_ms: u64, mut f: impl FnMut(&[u8])) {
+        self.require_all();
+        for (_, g) in self.guards.iter() {
+            let part = &g.dbs[db];
+            for (h, k) in tag_set(part, tag).into_iter().flatten() {
+                if is_live(part, *h, k, now_ms) {
+                    f(k);
+                }
+            }
+        }
+    }
+
+    /// How many live keys of a logical database carry `tag`. Needs every shard.
+    pub fn tag_count(&self, db: usize, tag: &[u8], now_ms: u64) -> usize {
+        let mut n = 0;
+        self.tag_keys(db, tag, now_ms, |_| n += 1);
+        n
+    }
+
+    /// Every tag of a logical database that some key carries (expired keys not yet
+    /// collected included), each once. Needs every shard.
+    pub fn tag_names(&self, db: usize) -> Vec<Name> {
+        self.require_all();
+        let mut out: Vec<Name> = Vec::new();
+        for (_, g) in self.guards.iter() {
+            if let Some(ix) = &g.dbs[db].tags {
+                out.extend(ix.tags().map(|(t, _)| t.clone()));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// SCAN over the keys of `tag` in a logical database. The cursor is a position in
+    /// hash space (0 to start): each call passes the live keys whose hash lies in
+    /// `[cursor, next)` to `f`, about `count` of them, and returns `next`, or 0 when
+    /// done. A key that carries the tag for the whole scan is returned exactly once.
+    /// Needs every shard.
+    pub fn tag_scan(
+        &self,
+        db: usize,
+        tag: &[u8],
+        cursor: u64,
+        count: usize,
+        now_ms: u64,
+        mut f: impl FnMut(&[u8]),
+    ) -> u64 {
+        self.require_all();
+        let count = count.max(1);
+        let from: (u64, Name) = (cursor, Name::from(&b""[..]));
+        // The `count` first links of each shard from the cursor on, merged.
+        let mut batch: Vec<(u64, &Name, usize)> = Vec::new();
+        for (si, (_, g)) in self.guards.iter().enumerate() {
+            for (h, k) in tag_set(&g.dbs[db], tag)
+                .into_iter()
+                .flat_map(|s| s.range(&from..))
+                .take(count)
+            {
+                batch.push((*h, k, si));
+            }
+        }
+        batch.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // Stop after `count`, but never between two keys of the same hash.
+        let mut end = batch.len().min(count);
+        while end > 0 && end < batch.len() && batch[end].0 == batch[end - 1].0 {
+            end += 1;
+        }
+        for &(h, k, si) in &batch[..end] {
+            let part = &self.guards[si].1.dbs[db];
+            if is_live(part, h, k, now_ms) {
+                f(k);
+            }
+        }
+        let Some(next) = batch[..end].last().and_then(|l| l.0.checked_add(1)) else {
+            return 0;
+        };
+        let from: (u64, Name) = (next, Name::from(&b""[..]));
+        let more = self.guards.iter().any(|(_, g)| {
+            tag_set(&g.dbs[db], tag).is_some_and(|s| s.range(&from..).next().is_some())
+        });
+        if more {
+            next
+        } else {
+            0
+        }
+    }
+
+    /// Removes every key that carries one of `tags` in a logical database, at once
+    /// (every shard is held, so no command sees some removed and others not). Calls `f`
+    /// with each live key removed and returns how many there were (keys that had
+    /// expired are collected too, not counted). Needs every shard.
+    pub fn invalidate_tags<T: AsRef<[u8]>>(
+        &mut self,
+        db: usize,
+        tags: &[T],
+        now_ms: u64,
+        mut f: impl FnMut(&[u8]),
+    ) -> usize {
+        self.require_all();
+        let ks = self.ks;
+        let mut n = 0;
+        for (i, g) in self.guards.iter_mut() {
+            let counters = &ks.shards[*i].counters;
+            let Shard { dbs, stats } = &mut **g;
+            let part = &mut dbs[db];
+            for tag in tags {
+                let Some(keys) = tag_set(part, tag.as_ref()) else {
+                    continue;
+                };
+                let keys: Vec<(u64, Name)> = keys.iter().cloned().collect();
+                for (h, k) in keys {
+                    if remove_from(part, stats, counters, (&ks.events, db), h, &k, now_ms).is_some()
+                    {
+                        n += 1;
+                        f(&k);
+                    }
+                }
+            }
+        }
+        n
+    }
+
     /// Counters summed over every shard (needs every shard).
     pub fn stats(&self) -> ShardStats {
         self.require_all();
@@ -1059,10 +1228,76 @@ impl<'a> Locked<'a> {
     }
 }
 
+/// The key set of `tag` in a part, if any key there carries it.
+fn tag_set<'p>(
+    part: &'p DbPart,
+    tag: &[u8],
+) -> Option<&'p std::collections::BTreeSet<(u64, Name)>> {
+    part.tags.as_ref()?.keys_of(tag)
+}
+
+/// Whether the key (hash `h`) is in the part and not expired.
+fn is_live(part: &DbPart, h: u64, key: &[u8], now_ms: u64) -> bool {
+    part.table
+        .get(h, key)
+        .is_some_and(|e| !e.is_expired(now_ms))
+}
+
+/// Drops the tags of `e`, an entry that left its part (or is being replaced); returns
+/// the bytes the index freed. Costs one test of the entry's bit for an untagged key.
+#[inline]
+fn untag(tags: &mut Option<Box<TagIndex>>, e: &Entry) -> i64 {
+    if !e.is_tagged() {
+        return 0;
+    }
+    untag_key(tags, &e.key)
+}
+
+#[cold]
+fn untag_key(tags: &mut Option<Box<TagIndex>>, key: &[u8]) -> i64 {
+    let Some(ix) = tags.as_mut() else {
+        return 0;
+    };
+    let before = ix.bytes();
+    ix.drop_key(key, hash_key(key));
+    let freed = before - ix.bytes();
+    if ix.is_empty() {
+        *tags = None;
+    }
+    freed as i64
+}
+
+/// Removes `key` (hash `h`) from a part with its accounting and tags; returns it if it
+/// was live.
+fn remove_from(
+    part: &mut DbPart,
+    stats: &mut ShardStats,
+    counters: &Counters,
+    (log, db): (&EventLog, usize),
+    h: u64,
+    key: &[u8],
+    now_ms: u64,
+) -> Option<Entry> {
+    let e = part.table.remove(h, key)?;
+    let freed = charge_of(&e) + untag(&mut part.tags, &e);
+    account(&mut part.used, counters, -freed, -1);
+    if e.expire_at() != 0 {
+        part.volatile -= 1;
+    }
+    if e.is_expired(now_ms) {
+        stats.expired_keys += 1;
+        log.record(KeyEventKind::Expired, db, key);
+        None
+    } else {
+        Some(e)
+    }
+}
+
 /// Removes a key found stale by a lookup (lazy expiry), with its accounting.
 fn expire_now(part: &mut DbPart, stats: &mut ShardStats, counters: &Counters, h: u64, key: &[u8]) {
     if let Some(e) = part.table.remove(h, key) {
-        account(&mut part.used, counters, -charge_of(&e), -1);
+        let freed = charge_of(&e) + untag(&mut part.tags, &e);
+        account(&mut part.used, counters, -freed, -1);
         if e.expire_at() != 0 {
             part.volatile -= 1;
         }
@@ -1081,6 +1316,7 @@ pub struct EntryMut<'a> {
     volatile: &'a mut usize,
     used: &'a mut u64,
     counters: &'a Counters,
+    tags: &'a mut Option<Box<TagIndex>>,
     /// The value's heap bytes at the first mutable access ([`UNMEASURED`] before).
     value_bytes: usize,
 }
@@ -1109,13 +1345,107 @@ impl<'a> EntryMut<'a> {
         volatile: &'a mut usize,
         used: &'a mut u64,
         counters: &'a Counters,
+        tags: &'a mut Option<Box<TagIndex>>,
     ) -> Self {
         EntryMut {
             entry,
             volatile,
             used,
             counters,
+            tags,
             value_bytes: UNMEASURED,
+        }
+    }
+}
+
+/// Tags of the borrowed key (see [`crate::tags`]). Changes are charged at once.
+impl EntryMut<'_> {
+    /// The key's tags, in the order they were added.
+    pub fn tags(&self) -> &[Name] {
+        if !self.entry.is_tagged() {
+            return &[];
+        }
+        self.tags
+            .as_ref()
+            .map_or(&[], |ix| ix.tags_of(&self.entry.key))
+    }
+
+    /// Whether the key carries `tag`.
+    pub fn has_tag(&self, tag: &[u8]) -> bool {
+        self.tags().iter().any(|t| &t[..] == tag)
+    }
+
+    /// Adds tags to the key; returns how many it did not have yet.
+    pub fn add_tags<T: AsRef<[u8]>>(&mut self, tags: &[T]) -> usize {
+        if tags.is_empty() {
+            return 0;
+        }
+        let ix = self.tags.get_or_insert_with(Box::default);
+        let before = ix.bytes();
+        let h = hash_key(&self.entry.key);
+        let added = tags
+            .iter()
+            .filter(|t| ix.add(&self.entry.key, h, t.as_ref()))
+            .count();
+        let delta = ix.bytes() as i64 - before as i64;
+        let tagged = !ix.tags_of(&self.entry.key).is_empty();
+        if ix.is_empty() {
+            *self.tags = None;
+        }
+        self.entry.set_tagged(tagged);
+        account(self.used, self.counters, delta, 0);
+        added
+    }
+
+    /// Removes tags from the key; returns how many it had.
+    pub fn remove_tags<T: AsRef<[u8]>>(&mut self, tags: &[T]) -> usize {
+        if !self.entry.is_tagged() {
+            return 0;
+        }
+        let Some(ix) = self.tags.as_mut() else {
+            return 0;
+        };
+        let before = ix.bytes();
+        let h = hash_key(&self.entry.key);
+        let removed = tags
+            .iter()
+            .filter(|t| ix.remove(&self.entry.key, h, t.as_ref()))
+            .count();
+        let delta = ix.bytes() as i64 - before as i64;
+        let tagged = !ix.tags_of(&self.entry.key).is_empty();
+        if ix.is_empty() {
+            *self.tags = None;
+        }
+        self.entry.set_tagged(tagged);
+        account(self.used, self.counters, delta, 0);
+        removed
+    }
+
+    /// Removes every tag of the key and returns them, in the order they were added.
+    pub fn take_tags(&mut self) -> Vec<Name> {
+        if !self.entry.is_tagged() {
+            return Vec::new();
+        }
+        let Some(ix) = self.tags.as_mut() else {
+            return Vec::new();
+        };
+        let before = ix.bytes();
+        let taken = ix.take_key(&self.entry.key, hash_key(&self.entry.key));
+        let delta = ix.bytes() as i64 - before as i64;
+        if ix.is_empty() {
+            *self.tags = None;
+        }
+        self.entry.set_tagged(false);
+        account(self.used, self.counters, delta, 0);
+        taken
+    }
+
+    /// Removes every tag of the key (a write that replaces the value, as it drops the
+    /// TTL). Costs one bit test when the key has none.
+    #[inline]
+    pub fn clear_tags(&mut self) {
+        if self.entry.is_tagged() {
+            self.take_tags();
         }
     }
 }

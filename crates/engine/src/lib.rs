@@ -6,6 +6,7 @@
 pub mod evict;
 pub mod keyspace;
 pub mod table;
+pub mod tags;
 pub mod types;
 pub mod value;
 

@@ -174,7 +174,8 @@ pub enum Value {
     List(Box<List>),
     Hash(Hash),
     Set(Set),
-    ZSet(Box<ZSet>),
+    /// Inline: small sorted sets are one exact-size buffer (see [`ZSet`]).
+    ZSet(ZSet),
     Stream(Box<Stream>),
 }
 
@@ -211,7 +212,7 @@ impl Value {
             Value::List(v) => alloc_size(std::mem::size_of::<List>()) + v.heap_bytes(),
             Value::Hash(v) => v.heap_bytes(),
             Value::Set(v) => v.heap_bytes(),
-            Value::ZSet(v) => alloc_size(std::mem::size_of::<ZSet>()) + v.heap_bytes(),
+            Value::ZSet(v) => v.heap_bytes(),
             Value::Stream(v) => alloc_size(std::mem::size_of::<Stream>()) + v.heap_bytes(),
         }
     }
@@ -229,6 +230,10 @@ pub struct Entry {
     /// time in seconds, under an LFU one the logarithmic access counter and the minute it
     /// last decayed (see [`crate::evict::Access`]).
     pub access: u32,
+    /// Whether the key carries tags (see [`crate::tags`]): the keyspace's removal paths
+    /// look the key up in the tag index only when this is set. Kept by the keyspace
+    /// (private); it sits in what was padding, so an `Entry` stays 64 bytes.
+    tagged: bool,
 }
 
 impl Keyed for Entry {
@@ -244,6 +249,7 @@ impl Entry {
             value,
             expire_at: 0,
             access: 0,
+            tagged: false,
         }
     }
 
@@ -259,6 +265,16 @@ impl Entry {
 
     pub(crate) fn set_expire_raw(&mut self, at_ms: u64) {
         self.expire_at = at_ms;
+    }
+
+    /// Whether the key carries tags.
+    #[inline]
+    pub fn is_tagged(&self) -> bool {
+        self.tagged
+    }
+
+    pub(crate) fn set_tagged(&mut self, on: bool) {
+        self.tagged = on;
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
@@ -319,8 +335,10 @@ mod tests {
         );
         assert_eq!(ENTRY_OVERHEAD, 108, "Entry grew: revisit the accounting");
         assert_eq!(std::mem::size_of::<Value>(), 32);
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
         assert_eq!(std::mem::size_of::<Hash>(), 16);
         assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert!(std::mem::size_of::<ZSet>() <= 24);
     }
 
     #[test]

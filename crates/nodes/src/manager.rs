@@ -445,8 +445,13 @@ impl NodeManager {
             let path = self.snapshot_path(&db.spec);
             if path.exists() {
                 let started = Instant::now();
-                persistence::load(&inst.ks, &path, unix_ms())
-                    .map_err(|e| NodeError::Persistence(db.spec.name.clone(), e.to_string()))?;
+                let (_, functions) =
+                    persistence::load_with_functions(&inst.ks, &path, unix_ms())
+                        .map_err(|e| NodeError::Persistence(db.spec.name.clone(), e.to_string()))?;
+                for code in &functions {
+                    commands::families::scripting::load_library_into(&inst, code, false)
+                        .map_err(|e| NodeError::Persistence(db.spec.name.clone(), e))?;
+                }
                 db.event(format!(
                     "loaded snapshot: {} keys in {} ms",
                     inst.ks.key_count(),
@@ -673,8 +678,13 @@ impl NodeManager {
         let result = std::fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
             .and_then(|_| {
-                persistence::save(&inst.ks, &self.snapshot_path(&db.spec), unix_ms())
-                    .map_err(|e| e.to_string())
+                persistence::save_with_functions(
+                    &inst.ks,
+                    &self.snapshot_path(&db.spec),
+                    unix_ms(),
+                    &commands::families::scripting::library_codes(&inst),
+                )
+                .map_err(|e| e.to_string())
             });
         match result {
             Ok(_) => {

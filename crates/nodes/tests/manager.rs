@@ -367,10 +367,47 @@ fn isolation_rules_are_enforced() {
         Value::SimpleString("PONG".into())
     );
     assert_eq!(p.mgr.info("beta").expect("info").status, Status::Running);
-    // MONITOR and SAVE are not served yet; when they are, they must be per database
-    // (each instance has its own clients and snapshot) and this check turns into their
-    // isolation test.
-    for c in [&["MONITOR"][..], &["SAVE"], &["BGSAVE"]] {
+    // MONITOR, the slow log and ACL users are per database.
+    {
+        use std::io::{BufRead, BufReader, Write};
+        let mut m = std::net::TcpStream::connect(("127.0.0.1", pa)).expect("connect");
+        m.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        m.write_all(b"AUTH pa\r\nMONITOR\r\n").expect("write");
+        let mut lines = BufReader::new(m.try_clone().expect("clone"));
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            lines.read_line(&mut line).expect("read");
+            assert_eq!(line, "+OK\r\n");
+        }
+        let _: () = b.set("beta-secret", "1").expect("set");
+        let _: () = a.set("alpha-key", "1").expect("set");
+        loop {
+            line.clear();
+            lines.read_line(&mut line).expect("monitor line");
+            assert!(!line.contains("beta"), "alpha's monitor saw {line}");
+            if line.contains("alpha-key") {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        cmd(&mut a, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]).expect("set"),
+        Value::Okay
+    );
+    let _: () = a.set("slow", "1").expect("set");
+    let n: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut b).expect("len");
+    assert_eq!(n, 0);
+    assert_eq!(
+        cmd(&mut a, &["ACL", "SETUSER", "only-alpha", "on", ">x"]).expect("setuser"),
+        Value::Okay
+    );
+    let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut b).expect("users");
+    assert_eq!(users, vec!["default".to_string()]);
+    // SAVE is not served yet; when it is, it must be per database (each instance has
+    // its own snapshot) and this check turns into its isolation test.
+    for c in [&["SAVE"][..], &["BGSAVE"]] {
         let e = err_text(cmd(&mut a, c));
         assert!(e.contains("unknown command"), "{c:?}: {e}");
     }
@@ -952,4 +989,175 @@ fn a_database_can_keep_its_snapshots_in_a_directory_of_its_own() {
         "and nothing else of a named directory"
     );
     let _ = std::fs::remove_dir_all(&own);
+}
+
+/// TAG (a MiniRedis extension): tags are per database, survive stop/start, restart and
+/// a restart of the whole process with the snapshot, and invalidation works after.
+#[test]
+fn tags_are_per_database_and_survive_restarts() {
+    fn tags(c: &mut Connection, key: &str) -> Vec<String> {
+        redis::cmd("TAG")
+            .arg("GET")
+            .arg(key)
+            .query(c)
+            .expect("tag get")
+    }
+    fn keys(c: &mut Connection, tag: &str) -> Vec<String> {
+        let mut v: Vec<String> = redis::cmd("TAG")
+            .arg("KEYS")
+            .arg(tag)
+            .query(c)
+            .expect("tag keys");
+        v.sort();
+        v
+    }
+    let p = Platform::start(3, |_| {});
+    let range = p.range;
+    let a = p
+        .mgr
+        .create(
+            DatabaseSpec::new("ta")
+                .password("pa")
+                .persistence(Persistence::Snapshot),
+        )
+        .expect("ta");
+    let b = p
+        .mgr
+        .create(DatabaseSpec::new("tb").password("pb"))
+        .expect("tb");
+    let (pa, pb) = (a.port.expect("port"), b.port.expect("port"));
+    {
+        let mut c = conn(pa, None, Some("pa"));
+        for i in 0..200 {
+            let _: () = c.set(format!("page:{i}"), i).expect("set");
+            let added: i64 = redis::cmd("TAG")
+                .arg("ADD")
+                .arg(format!("page:{i}"))
+                .arg(format!("product:{}", i % 10))
+                .arg("pages")
+                .query(&mut c)
+                .expect("tag add");
+            assert_eq!(added, 2);
+        }
+        let _: () = c.set_ex("short", "v", 1000).expect("setex");
+        let _: i64 = redis::cmd("TAG")
+            .arg("ADD")
+            .arg("short")
+            .arg("pages")
+            .query(&mut c)
+            .expect("tag add");
+        let _: () = redis::pipe()
+            .cmd("SELECT")
+            .arg(3)
+            .cmd("SET")
+            .arg("in3")
+            .arg("x")
+            .cmd("TAG")
+            .arg("ADD")
+            .arg("in3")
+            .arg("pages")
+            .cmd("SELECT")
+            .arg(0)
+            .query(&mut c)
+            .expect("db3");
+        // Another tenant with the same tag name is another world.
+        let mut other = conn(pb, None, Some("pb"));
+        let _: () = other.set("page:0", "theirs").expect("set");
+        let _: i64 = redis::cmd("TAG")
+            .arg("ADD")
+            .arg("page:0")
+            .arg("product:0")
+            .query(&mut other)
+            .expect("tag add");
+        let gone: i64 = redis::cmd("TAG")
+            .arg("INVALIDATE")
+            .arg("product:0")
+            .query(&mut other)
+            .expect("invalidate");
+        assert_eq!(gone, 1);
+        assert_eq!(
+            keys(&mut c, "product:0").len(),
+            20,
+            "untouched by the other tenant"
+        );
+    }
+    let check = |port: u16| {
+        let mut c = conn(port, None, Some("pa"));
+        assert_eq!(tags(&mut c, "page:7"), ["product:7", "pages"]);
+        assert_eq!(keys(&mut c, "product:3").len(), 20);
+        assert_eq!(keys(&mut c, "pages").len(), 201);
+        assert_eq!(tags(&mut c, "short"), ["pages"]);
+        let _: () = redis::cmd("SELECT").arg(3).query(&mut c).expect("select");
+        assert_eq!(keys(&mut c, "pages"), ["in3"]);
+    };
+    p.mgr.stop("ta").expect("stop");
+    p.mgr.start("ta").expect("start");
+    check(pa);
+    p.mgr.restart("ta").expect("restart");
+    check(pa);
+    let dir = p.stop();
+    let p2 = Platform::start_in(dir, range, |_| {});
+    let a2 = p2.mgr.info("ta").expect("ta");
+    assert_eq!(a2.port, Some(pa));
+    check(pa);
+    let mut c = conn(pa, None, Some("pa"));
+    let gone: i64 = redis::cmd("TAG")
+        .arg("INVALIDATE")
+        .arg("product:3")
+        .arg("product:4")
+        .query(&mut c)
+        .expect("invalidate");
+    assert_eq!(gone, 40);
+    assert_eq!(
+        redis::cmd("DBSIZE").query::<u64>(&mut c).expect("dbsize"),
+        161
+    );
+    assert_eq!(keys(&mut c, "pages").len(), 161);
+}
+
+/// A database's function libraries are in its snapshot: they come back after a stop
+/// and start, and its scripts' cache (which Redis does not persist either) does not.
+#[test]
+fn function_libraries_survive_a_restart_with_persistence() {
+    let p = Platform::start(2, |_| {});
+    let info = p
+        .mgr
+        .create(
+            DatabaseSpec::new("funcs")
+                .password("pw")
+                .persistence(Persistence::Snapshot),
+        )
+        .expect("create");
+    let port = info.port.expect("port");
+    {
+        let mut c = conn(port, None, Some("pw"));
+        let name: String = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("#!lua name=lib\nredis.register_function('hello', function(keys, args) return 'hi ' .. args[1] end)")
+            .query(&mut c)
+            .expect("function load");
+        assert_eq!(name, "lib");
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg("return 1")
+            .query(&mut c)
+            .expect("script load");
+        assert_eq!(sha.len(), 40);
+    }
+    p.mgr.stop("funcs").expect("stop");
+    p.mgr.start("funcs").expect("start");
+    let mut c = conn(port, None, Some("pw"));
+    let got: String = redis::cmd("FCALL")
+        .arg("hello")
+        .arg(0)
+        .arg("there")
+        .query(&mut c)
+        .expect("fcall after restart");
+    assert_eq!(got, "hi there");
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg("e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+        .query(&mut c)
+        .expect("script exists");
+    assert_eq!(exists, vec![0]);
 }

@@ -101,11 +101,14 @@ impl Model {
                 Value::Set(s)
             }
             Model::ZSet(members) => {
-                let mut z = ZSet::new();
+                // Created as Redis creates a sorted set of that shape (so a large one
+                // keeps -0 scores, as Redis's skiplist does).
+                let max_len = members.keys().map(Vec::len).max().unwrap_or(0);
+                let mut z = ZSet::with_hint(members.len(), max_len);
                 members.iter().for_each(|(m, score)| {
                     z.insert(m, *score);
                 });
-                Value::ZSet(Box::new(z))
+                Value::ZSet(z)
             }
             Model::Hash(fields) => {
                 let mut h = Hash::new();
@@ -121,12 +124,22 @@ impl Model {
         match self {
             Model::List(items) => Canon::List(items.clone()),
             Model::Set(members) => Canon::Set(members.iter().cloned().collect()),
-            Model::ZSet(members) => Canon::ZSet(
-                members
-                    .iter()
-                    .map(|(m, s)| (m.clone(), s.to_bits()))
-                    .collect(),
-            ),
+            Model::ZSet(members) => {
+                // A listpack-encoded set keeps -0 as 0, as Redis 7.0's does.
+                let small = members.len() <= engine::types::zset::PACK_MAX_ENTRIES
+                    && members
+                        .keys()
+                        .all(|m| m.len() <= engine::types::zset::PACK_MAX_VALUE);
+                Canon::ZSet(
+                    members
+                        .iter()
+                        .map(|(m, s)| {
+                            let s = if small && *s == 0.0 { 0.0 } else { *s };
+                            (m.clone(), s.to_bits())
+                        })
+                        .collect(),
+                )
+            }
             Model::Hash(fields) => Canon::Hash(fields.clone().into_iter().collect()),
         }
     }
@@ -349,7 +362,7 @@ fn empty_collections_are_left_out() {
     for (key, value) in [
         (&b"l"[..], Value::List(Box::new(List::new()))),
         (b"s", Value::Set(Set::new())),
-        (b"z", Value::ZSet(Box::new(ZSet::new()))),
+        (b"z", Value::ZSet(ZSet::new())),
         (b"h", Value::Hash(Hash::new())),
         (b"str", Value::Str(engine::Str::from_bytes(b""))),
     ] {
@@ -582,7 +595,8 @@ fn every_collection_encoding_is_read() {
                 .concat(),
             ),
             "zset2",
-            zset(&[("m", 0.25), ("n", -0.0)]),
+            // A small set is listpack-encoded, where Redis 7.0 keeps -0 as 0.
+            zset(&[("m", 0.25), ("n", 0.0)]),
         ),
         (
             entry(
@@ -609,7 +623,9 @@ fn every_collection_encoding_is_read() {
                 ])),
             ),
             "zset-lp",
-            zset(&[("a", 1.0), ("b", 1e300), ("c", f64::INFINITY), ("d", -0.0)]),
+            // -0 is 0 in the engine's listpack, as Redis 7.0 stores it on ZADD (Redis
+            // keeps a loaded listpack's text "-0" as it is, and reads it as -0).
+            zset(&[("a", 1.0), ("b", 1e300), ("c", f64::INFINITY), ("d", 0.0)]),
         ),
         // Hashes.
         (

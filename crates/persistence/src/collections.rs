@@ -122,7 +122,7 @@ pub(crate) fn read<R: Read>(src: &mut Source<R>, c: u8, key: &[u8]) -> Result<Va
         }
         code::SET | code::SET_INTSET | code::SET_LISTPACK => Value::Set(read_set(src, &cx)?),
         code::ZSET | code::ZSET_2 | code::ZSET_ZIPLIST | code::ZSET_LISTPACK => {
-            Value::ZSet(Box::new(read_zset(src, &cx)?))
+            Value::ZSet(read_zset(src, &cx)?)
         }
         code::HASH | code::HASH_ZIPMAP | code::HASH_ZIPLIST | code::HASH_LISTPACK => {
             Value::Hash(read_hash(src, &cx)?)
@@ -233,7 +233,10 @@ fn parse_score(text: &[u8]) -> Option<f64> {
 }
 
 fn read_zset<R: Read>(src: &mut Source<R>, cx: &Ctx<'_>) -> Result<ZSet, PersistError> {
-    let mut zset = ZSet::new();
+    // Members are read first and the set is made in the encoding Redis ends up with (a
+    // skiplist unless every member fits a listpack), so scores are kept as Redis keeps
+    // them (a skiplist keeps -0; a listpack stores it as 0).
+    let mut members: Vec<(Vec<u8>, f64)> = Vec::new();
     let bad_score = |m: &[u8]| {
         cx.corrupt(format_args!(
             "member {} has a NaN or bad score",
@@ -257,9 +260,7 @@ fn read_zset<R: Read>(src: &mut Source<R>, cx: &Ctx<'_>) -> Result<ZSet, Persist
                     }
                 };
                 let score = score.ok_or_else(|| bad_score(&m))?;
-                if !zset.insert(&m, score) {
-                    return Err(dup(&m));
-                }
+                members.push((m, score));
             }
         }
         _ => {
@@ -281,10 +282,15 @@ fn read_zset<R: Read>(src: &mut Source<R>, cx: &Ctx<'_>) -> Result<ZSet, Persist
                     Item::Int(n) => n as f64,
                     Item::Str(s) => parse_score(s).ok_or_else(|| bad_score(&m))?,
                 };
-                if !zset.insert(&m, score) {
-                    return Err(dup(&m));
-                }
+                members.push((m, score));
             }
+        }
+    }
+    let max_len = members.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    let mut zset = ZSet::with_hint(members.len(), max_len);
+    for (m, score) in members {
+        if !zset.insert(&m, score) {
+            return Err(dup(&m));
         }
     }
     if zset.is_empty() {

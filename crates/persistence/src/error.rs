@@ -43,6 +43,9 @@ pub enum PersistError {
     /// An item that is not a key/value pair and that the engine cannot hold.
     #[error("RDB opcode {code} ({what}) is not supported yet")]
     UnsupportedOpcode { code: u8, what: &'static str },
+    /// A MiniRedis tag field (see `crate::tags`) that does not decode.
+    #[error("corrupt miniredis-tags field: {0}")]
+    BadTags(String),
     #[error("database index {index} is out of range (the keyspace has {databases} databases)")]
     DbOutOfRange { index: u64, databases: usize },
 }

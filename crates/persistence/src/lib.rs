@@ -35,13 +35,20 @@ pub mod listpack;
 pub mod lzf;
 mod reader;
 mod stream;
+pub mod tags;
 mod writer;
 pub mod ziplist;
 pub mod zipmap;
 
 pub use error::PersistError;
-pub use reader::{load, load_from, read_rdb, LoadStats, RdbEntry, RdbItem, RdbSummary};
-pub use writer::{save, write_rdb, write_rdb_in, Form, SaveStats, REDIS_VER};
+pub use reader::{
+    load, load_from, load_from_with_functions, load_with_functions, read_rdb, LoadStats, RdbEntry,
+    RdbItem, RdbSummary,
+};
+pub use writer::{
+    save, save_with_functions, serialized_len, write_rdb, write_rdb_in, write_rdb_with_functions,
+    Form, SaveStats, REDIS_VER,
+};
 
 #[cfg(test)]
 mod collection_tests;

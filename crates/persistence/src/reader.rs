@@ -19,6 +19,7 @@ use crate::format::{
     enc, len, opcode, type_name, FIRST_VERSION_WITH_CHECKSUM, MAGIC, RDB_VERSION, TYPE_STRING,
 };
 use crate::lzf;
+use crate::tags;
 
 /// Strings are read in pieces of at most this size, so a false length claim costs at
 /// most this much memory beyond the bytes really present.
@@ -36,6 +37,8 @@ pub enum RdbItem {
     ResizeDb { keys: u64, expires: u64 },
     /// A key and its value, in database `db`.
     Entry(RdbEntry),
+    /// A function library's code (RDB_OPCODE_FUNCTION2, Redis 7.0's FUNCTION LOAD).
+    Function(Vec<u8>),
 }
 
 /// A key/value pair as stored in the file.
@@ -69,6 +72,8 @@ pub struct LoadStats {
     pub expires: u64,
     /// Keys left out because they had expired at `now_ms`.
     pub skipped_expired: u64,
+    /// Keys whose tags (a MiniRedis extension) were restored.
+    pub tagged_keys: u64,
 }
 
 /// Loads the RDB file at `path` into `ks`. See [`load_from`].
@@ -87,13 +92,46 @@ pub fn load(ks: &Keyspace, path: &Path, now_ms: u64) -> Result<LoadStats, Persis
 /// load into an empty keyspace and discard it on error when all-or-nothing matters
 /// (a server refuses to start on a bad snapshot anyway).
 pub fn load_from<R: Read>(ks: &Keyspace, r: R, now_ms: u64) -> Result<LoadStats, PersistError> {
+    load_from_with_functions(ks, r, now_ms).map(|(stats, _)| stats)
+}
+
+/// [`load`], also returning the function libraries' codes the file holds (the caller
+/// loads them into its scripting engine), in file order.
+pub fn load_with_functions(
+    ks: &Keyspace,
+    path: &Path,
+    now_ms: u64,
+) -> Result<(LoadStats, Vec<Vec<u8>>), PersistError> {
+    let file = File::open(path).map_err(|source| PersistError::Io {
+        action: "open",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_from_with_functions(ks, BufReader::with_capacity(256 * 1024, file), now_ms)
+        .map_err(|e| e.with_path(path))
+}
+
+/// [`load_from`], also returning the function libraries' codes.
+pub fn load_from_with_functions<R: Read>(
+    ks: &Keyspace,
+    r: R,
+    now_ms: u64,
+) -> Result<(LoadStats, Vec<Vec<u8>>), PersistError> {
+    let mut functions = Vec::new();
     let mut stats = LoadStats::default();
     let databases = ks.databases();
     let summary = read_rdb(r, |item| {
         let e = match item {
             RdbItem::SelectDb(index) => return check_db(index, databases),
             RdbItem::Entry(e) => e,
+            RdbItem::Aux { key, value } if key == tags::AUX_KEY => {
+                return load_tags(ks, &value, now_ms, &mut stats);
+            }
             RdbItem::Aux { .. } | RdbItem::ResizeDb { .. } => return Ok(()),
+            RdbItem::Function(code) => {
+                functions.push(code);
+                return Ok(());
+            }
         };
         let db = check_db(e.db, databases).map(|()| e.db as usize)?;
         let expire_at = match e.expire_at_ms {
@@ -113,7 +151,31 @@ pub fn load_from<R: Read>(ks: &Keyspace, r: R, now_ms: u64) -> Result<LoadStats,
     })?;
     stats.version = summary.version;
     stats.checksum_verified = summary.checksum_verified;
-    Ok(stats)
+    Ok((stats, functions))
+}
+
+/// Attaches the tags of a [`tags::AUX_KEY`] field to the keys it names, which were
+/// loaded before it (keys left out as expired take none).
+fn load_tags(
+    ks: &Keyspace,
+    value: &[u8],
+    now_ms: u64,
+    stats: &mut LoadStats,
+) -> Result<(), PersistError> {
+    let (db, keys) = tags::decode(value).map_err(PersistError::BadTags)?;
+    check_db(db, ks.databases())?;
+    for k in keys {
+        let mut locked = ks.lock_key(&k.key);
+        let found = match locked.get_for_write(db as usize, &k.key, now_ms) {
+            Some(mut e) => {
+                e.add_tags(&k.tags);
+                true
+            }
+            None => false,
+        };
+        stats.tagged_keys += u64::from(found);
+    }
+    Ok(())
 }
 
 fn check_db(index: u64, databases: usize) -> Result<(), PersistError> {
@@ -174,7 +236,11 @@ pub fn read_rdb<R: Read>(
                     what: "module auxiliary data",
                 })
             }
-            code @ (opcode::FUNCTION2 | opcode::FUNCTION_PRE_GA) => {
+            opcode::FUNCTION2 => {
+                let code = src.string()?.into_bytes();
+                sink(RdbItem::Function(code))?;
+            }
+            code @ opcode::FUNCTION_PRE_GA => {
                 return Err(PersistError::UnsupportedOpcode {
                     code,
                     what: "function library",

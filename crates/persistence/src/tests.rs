@@ -502,10 +502,8 @@ fn malformed_files_give_clear_errors() {
             file(10, &[0xf7]),
             "RDB opcode 247 (module auxiliary data) is not supported yet",
         ),
-        (
-            file(10, &[0xf5]),
-            "RDB opcode 245 (function library) is not supported yet",
-        ),
+        // A function library whose code is not a string (the EOF byte follows).
+        (file(10, &[0xf5]), "unknown string encoding 63"),
         (
             file(10, &[0xf6]),
             "RDB opcode 246 (function library) is not supported yet",
@@ -624,4 +622,46 @@ fn file_errors_name_the_path() {
     assert!(e.to_string().starts_with("cannot open "), "{e}");
     assert!(e.to_string().contains(&*missing.to_string_lossy()), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Function libraries round trip (short codes raw, long ones LZF-compressed), before
+/// the databases, and plain `load` still reads such a file.
+#[test]
+fn function_libraries_round_trip() {
+    let ks = keyspace();
+    ks.lock_key(b"k")
+        .insert(0, Entry::new(b"k", Value::Str(Str::from_bytes(b"v"))), 1000);
+    let short = b"#!lua name=a\nx".to_vec();
+    let long = format!(
+        "#!lua name=b\n{}",
+        "redis.register_function('f', function() return 1 end)\n".repeat(20)
+    )
+    .into_bytes();
+    let mut bytes = Vec::new();
+    crate::write_rdb_with_functions(&ks, &mut bytes, 1000, &[short.clone(), long.clone()])
+        .expect("writing");
+    assert!(bytes.len() < long.len(), "the long code is compressed");
+    let listed = items(&bytes).expect("reading");
+    let funcs: Vec<&Vec<u8>> = listed
+        .iter()
+        .filter_map(|i| match i {
+            RdbItem::Function(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(funcs, vec![&short, &long]);
+    let first_db = listed
+        .iter()
+        .position(|i| matches!(i, RdbItem::SelectDb(_)))
+        .expect("a database");
+    let last_fn = listed
+        .iter()
+        .rposition(|i| matches!(i, RdbItem::Function(_)))
+        .expect("a function");
+    assert!(last_fn < first_db, "libraries come before the databases");
+    let ks2 = keyspace();
+    let (stats, codes) = crate::load_from_with_functions(&ks2, &bytes[..], 1000).expect("loading");
+    assert_eq!(stats.keys, 1);
+    assert_eq!(codes, vec![short, long]);
+    assert_eq!(from_rdb(&bytes, 1000).map(|k| k.key_count()).ok(), Some(1));
 }

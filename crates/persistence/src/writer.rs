@@ -13,6 +13,7 @@ use crate::crc64::Crc64;
 use crate::error::PersistError;
 use crate::format::{enc, len, opcode, LZF_MIN_LEN, MAGIC, RDB_VERSION, TYPE_STRING};
 use crate::listpack::{self, Listpack};
+use crate::tags::{self, TagChunk};
 use crate::{intset, lzf, stream};
 
 /// The Redis version the aux fields claim: the format is Redis 7.0's, and tools that
@@ -28,6 +29,8 @@ pub struct SaveStats {
     pub expires: u64,
     /// Keys left out because they had expired at `now_ms`.
     pub skipped_expired: u64,
+    /// Of the keys written, those that carry tags (saved in AUX fields).
+    pub tagged_keys: u64,
     /// Size of the file.
     pub bytes: u64,
 }
@@ -41,9 +44,20 @@ pub struct SaveStats {
 /// Keys that have expired at `now_ms` are left out; `now_ms` is also the file's
 /// creation time. See [`write_rdb`] for how the keyspace is visited.
 pub fn save(ks: &Keyspace, path: &Path, now_ms: u64) -> Result<SaveStats, PersistError> {
+    save_with_functions(ks, path, now_ms, &[])
+}
+
+/// [`save`] with function libraries (their codes, as FUNCTION LOAD took them): Redis
+/// 7.0 keeps them in the snapshot (RDB_OPCODE_FUNCTION2, before the databases).
+pub fn save_with_functions(
+    ks: &Keyspace,
+    path: &Path,
+    now_ms: u64,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
     let dir = parent_dir(path);
     let (tmp_path, file) = create_temp(dir, path)?;
-    let result = write_synced(ks, file, now_ms)
+    let result = write_synced(ks, file, now_ms, functions)
         .map_err(|e| e.with_path(&tmp_path))
         .and_then(|stats| {
             fs::rename(&tmp_path, path).map_err(|source| PersistError::Io {
@@ -95,9 +109,14 @@ fn create_temp(dir: &Path, target: &Path) -> Result<(PathBuf, File), PersistErro
 }
 
 /// Writes the snapshot into `file` and waits until it is on disk.
-fn write_synced(ks: &Keyspace, file: File, now_ms: u64) -> Result<SaveStats, PersistError> {
+fn write_synced(
+    ks: &Keyspace,
+    file: File,
+    now_ms: u64,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
     let mut buffered = BufWriter::with_capacity(256 * 1024, file);
-    let stats = write_rdb(ks, &mut buffered, now_ms)?;
+    let stats = write_rdb_full(ks, &mut buffered, now_ms, Form::Auto, functions)?;
     let file = buffered
         .into_inner()
         .map_err(|e| PersistError::Write(e.into_error()))?;
@@ -157,14 +176,43 @@ pub fn write_rdb_in<W: Write>(
     now_ms: u64,
     form: Form,
 ) -> Result<SaveStats, PersistError> {
+    write_rdb_full(ks, w, now_ms, form, &[])
+}
+
+/// [`write_rdb`] with function libraries' codes, written after the header as Redis 7.0
+/// does.
+pub fn write_rdb_with_functions<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    now_ms: u64,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
+    write_rdb_full(ks, w, now_ms, Form::Auto, functions)
+}
+
+fn write_rdb_full<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    now_ms: u64,
+    form: Form,
+    functions: &[Vec<u8>],
+) -> Result<SaveStats, PersistError> {
     let mut out = RdbWriter::new(w);
     out.header(now_ms).map_err(PersistError::Write)?;
+    for code in functions {
+        out.put_u8(opcode::FUNCTION2)
+            .and_then(|()| out.put_string(code))
+            .map_err(PersistError::Write)?;
+    }
     let mut stats = SaveStats::default();
     let sizes = ks.db_info();
     for (db, size) in sizes.iter().enumerate() {
         let mut selected = false;
+        // The tags of the keys written (a MiniRedis extension), in AUX fields that
+        // follow those keys (see `crate::tags`).
+        let mut tags = TagChunk::new(db);
         for shard in 0..ks.shard_count() {
-            ks.try_for_each_in_shard(shard, db, |e| {
+            ks.try_for_each_in_shard_with_tags(shard, db, |e, key_tags| {
                 if e.is_expired(now_ms) {
                     stats.skipped_expired += 1;
                     return Ok(());
@@ -180,9 +228,20 @@ pub fn write_rdb_in<W: Write>(
                 out.entry_in(e, form)?;
                 stats.keys += 1;
                 stats.expires += u64::from(e.expire_at() != 0);
+                if !key_tags.is_empty() {
+                    tags.push(&e.key, key_tags);
+                    stats.tagged_keys += 1;
+                    if tags.len() >= tags::CHUNK {
+                        out.aux(tags::AUX_KEY, &tags.take())?;
+                    }
+                }
                 Ok(())
             })
             .map_err(PersistError::Write)?;
+            if !tags.is_empty() {
+                out.aux(tags::AUX_KEY, &tags.take())
+                    .map_err(PersistError::Write)?;
+            }
         }
     }
     stats.bytes = out.finish().map_err(PersistError::Write)?;
@@ -198,6 +257,21 @@ fn is_empty_collection(v: &Value) -> bool {
         Value::ZSet(z) => z.is_empty(),
         Value::Stream(_) => false,
     }
+}
+
+/// The bytes `e`'s value takes in an RDB file, without its expiry, type and key:
+/// Redis's DEBUG OBJECT `serializedlength`.
+pub fn serialized_len(e: &Entry) -> io::Result<u64> {
+    let mut all = RdbWriter::new(io::sink());
+    all.entry_in(e, Form::Auto)?;
+    let mut head = RdbWriter::new(io::sink());
+    if e.expire_at() != 0 {
+        head.put_u8(opcode::EXPIRETIME_MS)?;
+        head.put(&[0; 8])?;
+    }
+    head.put_u8(TYPE_STRING)?;
+    head.put_string(&e.key)?;
+    Ok(all.written.saturating_sub(head.written))
 }
 
 /// An output stream that keeps the running checksum and byte count.
@@ -240,7 +314,7 @@ impl<W: Write> RdbWriter<W> {
         self.aux_int(b"aof-base", 0)
     }
 
-    fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+    pub(crate) fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
         self.put_u8(opcode::AUX)?;
         self.put_string(key)?;
         self.put_string(value)

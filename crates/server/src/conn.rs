@@ -55,7 +55,7 @@ pub async fn serve_connection(mut stream: TcpStream, inst: Arc<Instance>) {
         return;
     }
     inst.register_client(info.clone());
-    let authenticated = inst.requirepass().is_none() && !inst.is_front_door();
+    let authenticated = !inst.needs_auth();
     let mut client = Client::new(info.clone(), authenticated);
     if inst.is_front_door() {
         client.front_door = Some(inst.clone());
@@ -222,6 +222,12 @@ async fn run(
                     }
                     continue;
                 }
+                // Lines other connections queued (MONITOR) go out while this one idles.
+                _ = info.outbox.notified() => {
+                    info.outbox.drain_into(out.buffer_mut());
+                    write_out(stream, inst, &mut out).await?;
+                    continue;
+                }
             };
             drop(outbox);
             if n == 0 || info.is_killed() {
@@ -352,6 +358,7 @@ async fn run(
             if let Some(t) = batch_started {
                 crate::fair::record(fair_key, t.elapsed());
             }
+            client.info.outbox.drain_into(out.buffer_mut());
             write_out(stream, inst, &mut out).await?;
             flush_stats(inst, client);
             if close {

@@ -454,6 +454,7 @@ fn cron_thread(pool: Weak<IoPool>) {
                 start_at = (start_at + k) % n.max(1);
                 break;
             }
+            let cycle = std::time::Instant::now();
             while inst.active_expire_enabled.load(Relaxed) {
                 let now = commands::instance::unix_ms();
                 let (visited, expired) = inst.ks.active_expire(now, 1024);
@@ -464,6 +465,7 @@ fn cron_thread(pool: Weak<IoPool>) {
             }
             // Keys expired or evicted above, for keyspace notifications.
             commands::pubsub::engine_events_background(inst);
+            inst.latency_event("expire-cycle", cycle.elapsed());
         }
         drop(insts);
         std::thread::sleep(period.saturating_sub(started.elapsed()));

@@ -7,7 +7,7 @@ use resp::Protocol;
 
 use crate::client::{ClientInfo, ReplyMode};
 use crate::ctx::Ctx;
-use crate::directory::{constant_time_eq, OpenError};
+use crate::directory::OpenError;
 use crate::errors;
 use crate::instance::Instance;
 use crate::registry::registry;
@@ -69,6 +69,10 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) {
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     crate::multi::discard(ctx.inst, ctx.client);
     crate::pubsub::release(ctx.inst, ctx.client);
+    if ctx.client.info.monitor.swap(false, Relaxed) {
+        ctx.inst.diag.monitors.remove(ctx.client.info.id);
+        ctx.client.info.outbox.clear();
+    }
     let c = &mut *ctx.client;
     c.select(0);
     c.reply_mode = ReplyMode::On;
@@ -76,8 +80,8 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     c.info.no_touch.store(false, Relaxed);
     c.info.no_evict.store(false, Relaxed);
     *c.info.name.lock() = None;
-    c.authenticated = ctx.inst.requirepass().is_none() && !ctx.inst.is_front_door();
-    c.user = "default".into();
+    c.authenticated = !ctx.inst.needs_auth();
+    log_in(c, "default".into());
     // A connection that came through the front door goes back to it, unauthenticated.
     if let Some(door) = &c.front_door {
         if !std::ptr::eq(Arc::as_ptr(door), ctx.inst) {
@@ -99,10 +103,10 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
 /// through the front door, the user names the database to open. Returns the instance
 /// the connection must move to, if it is not the current one.
 fn check_credentials(
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     user: Option<&[u8]>,
     pass: &[u8],
-) -> Result<Option<Arc<Instance>>, String> {
+) -> Result<(Option<Arc<Instance>>, String), String> {
     let is_own_name = |u: &[u8]| {
         u == b"default"
             || ctx
@@ -115,13 +119,21 @@ fn check_credentials(
     };
     if let Some(door) = &ctx.client.front_door {
         match user {
-            Some(u) if !is_own_name(u) || ctx.inst.is_front_door() => {
+            // A user of this database's own ACL logs in here; any other name names
+            // a database to move to.
+            Some(u)
+                if ctx.inst.is_front_door()
+                    || (!is_own_name(u)
+                        && ctx.inst.acl.user(&String::from_utf8_lossy(u)).is_none()) =>
+            {
                 let Some(dir) = &door.directory else {
                     return Err(errors::WRONGPASS.into());
                 };
                 return match dir.open(u, pass) {
-                    Ok(inst) if std::ptr::eq(Arc::as_ptr(&inst), ctx.inst) => Ok(None),
-                    Ok(inst) => Ok(Some(inst)),
+                    Ok(inst) if std::ptr::eq(Arc::as_ptr(&inst), ctx.inst) => {
+                        Ok((None, "default".into()))
+                    }
+                    Ok(inst) => Ok((Some(inst), "default".into())),
                     Err(OpenError::WrongPass) => Err(errors::WRONGPASS.into()),
                     Err(OpenError::NotRunning { status }) => Err(errors::database_not_running(
                         &String::from_utf8_lossy(u),
@@ -136,20 +148,36 @@ fn check_credentials(
             _ => {}
         }
     }
-    let required = ctx.inst.requirepass();
-    match (user, required) {
-        (None, None) => Err(errors::AUTH_NOT_CONFIGURED.into()),
-        (Some(u), None) if is_own_name(u) => Ok(None),
-        (Some(_), None) => Err(errors::WRONGPASS.into()),
-        (u, Some(p)) => {
-            let user_ok = u.is_none_or(is_own_name);
-            if user_ok && constant_time_eq(pass, p.as_bytes()) {
-                Ok(None)
-            } else {
-                Err(errors::WRONGPASS.into())
-            }
+    // The instance's own users (a tenant's name stands for its default user).
+    let name = match user {
+        Some(u) if !is_own_name(u) => String::from_utf8_lossy(u).into_owned(),
+        _ => "default".to_string(),
+    };
+    let acl = &ctx.inst.acl;
+    let found = acl.user(&name);
+    if user.is_none() && found.as_ref().is_some_and(|u| u.nopass) {
+        return Err(errors::AUTH_NOT_CONFIGURED.into());
+    }
+    match found {
+        Some(u) if u.enabled && u.password_ok(pass) => Ok((None, name)),
+        _ => {
+            // The command as the client typed it, as Redis logs it.
+            let object = String::from_utf8_lossy(ctx.argv[0]).into_owned();
+            // The log names the user that was tried.
+            let who = std::mem::replace(&mut ctx.client.user, name);
+            crate::acl::log_denial(ctx.inst, ctx.client, "auth", "toplevel", object);
+            ctx.client.user = who;
+            Err(errors::WRONGPASS.into())
         }
     }
+}
+
+/// Makes `name` the connection's user.
+fn log_in(client: &mut crate::client::Client, name: String) {
+    *client.info.user.lock() = name.clone();
+    client.user = name;
+    // Read the new user's permissions before the next command.
+    client.acl_epoch = 0;
 }
 
 fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
@@ -159,9 +187,9 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
         _ => return ctx.error(errors::SYNTAX),
     };
     match check_credentials(ctx, user, pass) {
-        Ok(target) => {
+        Ok((target, name)) => {
             ctx.client.authenticated = true;
-            ctx.client.user = "default".into();
+            log_in(ctx.client, name);
             if let Some(t) = target {
                 ctx.client.move_to(t);
             }
@@ -207,8 +235,12 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     if let Some((u, p)) = auth {
         match check_credentials(ctx, Some(u), p) {
-            Ok(Some(t)) => ctx.client.move_to(t),
-            Ok(None) => {}
+            Ok((target, name)) => {
+                log_in(ctx.client, name);
+                if let Some(t) = target {
+                    ctx.client.move_to(t);
+                }
+            }
             Err(e) => return ctx.error(&e),
         }
         ctx.client.authenticated = true;
@@ -329,6 +361,9 @@ fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// `d` a watched key was modified; `N` when none.
 fn flags(info: &ClientInfo) -> String {
     let mut f = String::new();
+    if info.monitor.load(Relaxed) {
+        f.push('O');
+    }
     if info.is_pubsub() {
         f.push('P');
     }
@@ -374,8 +409,8 @@ pub fn client_line(info: &ClientInfo) -> String {
         qbuf,
         16384usize.saturating_sub(qbuf),
         info.oll.load(Relaxed),
-        info.omem.load(Relaxed),
-        16384 + qbuf + info.omem.load(Relaxed),
+        info.omem.load(Relaxed) + info.outbox.len(),
+        16384 + qbuf + info.omem.load(Relaxed) + info.outbox.len(),
         cmd,
         info.user.lock(),
         info.resp.load(Relaxed),

@@ -237,9 +237,12 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], nx: bool) {
     }
     // Renaming a key onto itself succeeds without doing anything (RENAMENX: 0).
     if src != dst && !(nx && ctx.ks.exists(db, dst, now)) {
+        // Tags follow the key to its new name.
+        let tags = take_tags(ctx, db, src);
         if let Some(mut e) = ctx.ks.remove(db, src, now) {
             e.key = dst.into();
             ctx.ks.insert(db, e, now);
+            put_tags(ctx, db, dst, &tags);
             ctx.notify(class::GENERIC, "rename_from", src);
             ctx.notify(class::GENERIC, "rename_to", dst);
             return if nx { ctx.out.int(1) } else { ctx.out.ok() };
@@ -249,6 +252,25 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], nx: bool) {
         ctx.out.int(0)
     } else {
         ctx.out.ok()
+    }
+}
+
+/// Detaches the tags of a live key (a MiniRedis extension) to re-attach them elsewhere
+/// with [`put_tags`]: RENAME and MOVE carry them along.
+fn take_tags(ctx: &mut Ctx<'_, '_>, db: usize, key: &[u8]) -> Vec<engine::tags::Name> {
+    ctx.ks
+        .get_for_write(db, key, ctx.now_ms)
+        .map(|mut e| e.take_tags())
+        .unwrap_or_default()
+}
+
+/// Attaches `tags` to a live key.
+fn put_tags(ctx: &mut Ctx<'_, '_>, db: usize, key: &[u8], tags: &[engine::tags::Name]) {
+    if tags.is_empty() {
+        return;
+    }
+    if let Some(mut e) = ctx.ks.get_for_write(db, key, ctx.now_ms) {
+        e.add_tags(tags);
     }
 }
 
@@ -297,10 +319,10 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         return ctx.out.int(0);
     }
     // Clone only once the copy is certain to happen.
-    let Some((value, at)) = ctx
+    let Some((value, at, tags)) = ctx
         .ks
         .get_for_write(db, src, now)
-        .map(|e| (e.value.clone(), e.expire_at()))
+        .map(|e| (e.value.clone(), e.expire_at(), e.tags().to_vec()))
     else {
         return ctx.out.int(0);
     };
@@ -309,6 +331,8 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         new_entry(dst, value, &ctx.access).with_expire(at),
         now,
     );
+    // The copy carries the source's tags, as it carries its TTL.
+    put_tags(ctx, dst_db, dst, &tags);
     ctx.notify_db(class::GENERIC, "copy_to", dst, dst_db);
     ctx.out.int(1);
 }
@@ -335,9 +359,11 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     if ctx.ks.exists(dst_db, key, now) {
         return ctx.out.int(0);
     }
+    let tags = take_tags(ctx, db, key);
     match ctx.ks.remove(db, key, now) {
         Some(e) => {
             ctx.ks.insert(dst_db, e, now);
+            put_tags(ctx, dst_db, key, &tags);
             ctx.notify(class::GENERIC, "move_from", key);
             ctx.notify_db(class::GENERIC, "move_to", key, dst_db);
             ctx.out.int(1);

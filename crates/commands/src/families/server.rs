@@ -122,11 +122,12 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     if want("memory") {
         section(&mut o, "Memory");
         let m = memory_figures(inst);
+        let sc = inst.scripts.info();
         let peak = inst.note_memory_peak(m.allocated);
         let total = m.total_system;
         let _ = write!(
             o,
-            "used_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
+            "used_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
             m.allocated,
             human(m.allocated),
             m.resident,
@@ -139,6 +140,19 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
             m.resident,
             total,
             human(total),
+            sc.vm_eval,
+            sc.vm_eval,
+            human(sc.vm_eval),
+            sc.scripts_eval,
+            sc.cached_scripts,
+            sc.functions,
+            sc.libraries,
+            sc.vm_functions,
+            sc.vm_eval + sc.vm_functions,
+            human(sc.vm_eval + sc.vm_functions),
+            sc.functions_mem,
+            sc.scripts_eval + sc.functions_mem,
+            human(sc.scripts_eval + sc.functions_mem),
             cfg.maxmemory,
             human(cfg.maxmemory),
             cfg.maxmemory_policy,
@@ -247,6 +261,21 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
     }
     if want("latencystats") {
         section(&mut o, "Latencystats");
+        if inst.limits.latency_tracking() {
+            let reg = registry();
+            for i in 0..reg.specs.len() {
+                let Some(h) = inst.diag.histograms.get(i as u32) else {
+                    continue;
+                };
+                let _ = write!(o, "latency_percentiles_usec_{}:", reg.specs[i].name);
+                for (j, p) in cfg.latency_tracking_info_percentiles.iter().enumerate() {
+                    let label = config::format_percentiles(&[*p]);
+                    let usec = h.value_at_percentile(*p) as f64 / 1000.0;
+                    let _ = write!(o, "{}p{label}={usec:.3}", if j > 0 { "," } else { "" });
+                }
+                o.push_str("\r\n");
+            }
+        }
     }
     if want("keyspace") {
         section(&mut o, "Keyspace");
@@ -273,7 +302,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
 /// used memory is its keyspace's accounted bytes, the same figure its maxmemory is
 /// enforced against; it has no resident set or fragmentation of its own to report, so
 /// those equal its used memory.
-fn memory_figures(inst: &Instance) -> MemoryStats {
+pub(crate) fn memory_figures(inst: &Instance) -> MemoryStats {
     let mut m = memory();
     if inst.limits.tenant() {
         let used = inst.ks.used_memory();
@@ -382,6 +411,7 @@ fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) {
     for c in &ctx.inst.cmd_stats {
         c.reset();
     }
+    ctx.inst.diag.histograms.reset();
     if ctx.ks.holds_all() {
         ctx.ks.reset_stats();
     } else {
@@ -441,6 +471,28 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.inst.request_shutdown();
 }
 
+/// DEBUG OBJECT key: Redis's fields, with the value's address, its RDB size, and its
+/// access clock (LRU seconds, or the LFU counter under an LFU policy).
+fn debug_object(ctx: &mut Ctx, key: &[u8]) {
+    let (db, now) = (ctx.db(), ctx.now_ms);
+    let clock = engine::Access::lru(now);
+    let line = ctx.ks.get(db, key, now).map(|e| {
+        let serialized = persistence::serialized_len(&e).unwrap_or(0);
+        format!(
+            "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+            &e.value as *const engine::Value,
+            e.value.encoding(),
+            serialized,
+            e.access & 0xff_ffff,
+            clock.idle_secs(e.access),
+        )
+    });
+    match line {
+        Some(l) => ctx.out.simple(&l),
+        None => ctx.error(errors::NO_SUCH_KEY),
+    }
+}
+
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
     // DEBUG SLEEP would stall an I/O thread other tenants share.
     if ctx.inst.is_tenant() {
@@ -460,6 +512,7 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
             std::thread::sleep(Duration::from_secs_f64(secs.min(3600.0)));
             ctx.out.ok();
         }
+        (b"object", 3) => debug_object(ctx, argv[2]),
         (b"set-active-expire", 3) => {
             ctx.inst
                 .active_expire_enabled
@@ -471,6 +524,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
+                "OBJECT <key>",
+                "    Show low-level info about the `key` and associated value.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in the background.",
                 "HELP",
@@ -485,5 +540,41 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             errors::printable(argv[1], 128)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::families::util::testkit::Kit;
+
+    /// The `serializedlength` field of DEBUG OBJECT for `key`.
+    fn serialized(k: &mut Kit, key: &str) -> String {
+        let r = k.run(&format!("debug object {key}"));
+        assert!(r.starts_with("+Value at:0x"), "{r}");
+        r.split_whitespace()
+            .find_map(|f| f.strip_prefix("serializedlength:"))
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string()
+    }
+
+    #[test]
+    fn debug_object_reports_redis_fields() {
+        let mut k = Kit::new();
+        k.run("set n 12345");
+        k.run("set s helloworldthisisalongstringoftextabcdefgh");
+        k.run("hset h a 1");
+        k.run("rpush l a b c");
+        // Sizes redis-server 7.0 reports for the same values.
+        assert_eq!(serialized(&mut k, "n"), "3");
+        assert_eq!(serialized(&mut k, "s"), "42");
+        assert_eq!(serialized(&mut k, "h"), "13");
+        assert_eq!(serialized(&mut k, "l"), "19");
+        let r = k.run("debug object s");
+        assert!(
+            r.contains(" refcount:1 encoding:embstr serializedlength:42 lru:"),
+            "{r}"
+        );
+        assert!(r.ends_with(" lru_seconds_idle:0\r\n"), "{r}");
+        assert_eq!(k.run("debug object nokey"), "-ERR no such key\r\n");
     }
 }

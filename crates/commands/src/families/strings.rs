@@ -164,11 +164,20 @@ enum Ttl {
 }
 
 impl Ttl {
+    /// Applies the TTL to an overwritten key. Tags (a MiniRedis extension) follow the
+    /// TTL's rule: an overwrite that discards the TTL discards the tags, KEEPTTL keeps
+    /// both.
     fn apply(self, e: &mut EntryMut<'_>) {
         match self {
             Ttl::Keep => {}
-            Ttl::Clear => e.set_expire(0),
-            Ttl::At(ms) => e.set_expire(ms),
+            Ttl::Clear => {
+                e.set_expire(0);
+                e.clear_tags();
+            }
+            Ttl::At(ms) => {
+                e.set_expire(ms);
+                e.clear_tags();
+            }
         }
     }
 

@@ -935,9 +935,9 @@ pub(crate) mod testkit {
         /// Runs one command; returns the raw reply.
         pub fn call(&mut self, argv: &[&[u8]]) -> String {
             let mut name = String::from_utf8_lossy(argv[0]).to_ascii_lowercase();
-            if name == "object" {
+            if name == "object" || name == "tag" {
                 name = format!(
-                    "object|{}",
+                    "{name}|{}",
                     String::from_utf8_lossy(argv[1]).to_ascii_lowercase()
                 );
             }

@@ -27,6 +27,17 @@ fn numkeys(argv: &[&[u8]], at: usize, min: i64) -> Option<Vec<usize>> {
     Some((first..first + n).collect())
 }
 
+/// DEBUG: `DEBUG OBJECT key` reads a key (its shard must be locked); no other
+/// subcommand touches one. Not reported by COMMAND GETKEYS (DEBUG has no key specs,
+/// as in Redis).
+pub fn debug(argv: &[&[u8]]) -> Option<Vec<usize>> {
+    Some(if argv.len() == 3 && eq(argv[1], "object") {
+        vec![2]
+    } else {
+        Vec::new()
+    })
+}
+
 /// EVAL, EVALSHA, their _RO variants and FCALL/FCALL_RO: `<script> numkeys key...`.
 pub fn script(argv: &[&[u8]]) -> Option<Vec<usize>> {
     numkeys(argv, 2, 0)

@@ -36,6 +36,7 @@ mod set;
 mod sorted_set;
 mod stream;
 mod string;
+mod tags;
 mod transactions;
 
 #[cfg(test)]
@@ -137,9 +138,23 @@ pub const KEY_FINDERS: &[(&str, KeyFinder)] = &[
     ("sunsubscribe", keyfinders::none),
 ];
 
-/// Every command MiniRedis knows how to describe: Redis's facts plus MiniRedis's
-/// policy (ALL_SHARDS, key finders). Handlers are attached by the registry.
+/// Every command MiniRedis knows how to describe: Redis's commands ([`redis_specs`])
+/// and MiniRedis's own extension commands (the TAG family, see `tags.rs`). Handlers
+/// are attached by the registry.
 pub fn specs() -> Vec<CommandSpec> {
+    let mut v = redis_specs();
+    v.extend_from_slice(tags::SPECS);
+    v
+}
+
+/// Whether a spec name belongs to a MiniRedis extension command rather than to Redis.
+pub fn is_extension(name: &str) -> bool {
+    tags::SPECS.iter().any(|s| s.name == name)
+}
+
+/// Redis 7.0's commands: Redis's facts plus MiniRedis's policy (ALL_SHARDS, key
+/// finders).
+pub fn redis_specs() -> Vec<CommandSpec> {
     let mut v: Vec<CommandSpec> = Vec::with_capacity(GROUPS.iter().map(|g| g.len()).sum());
     for group in GROUPS {
         v.extend_from_slice(group);

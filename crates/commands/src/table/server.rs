@@ -773,7 +773,7 @@ pub(super) static SPECS: &[CommandSpec] = &[
         step: 0,
         key_specs: &[],
         tips: &[],
-        key_finder: None,
+        key_finder: Some(super::keyfinders::debug),
         group: "server",
         since: "1.0.0",
         summary: "Runs internal debugging and testing operations.",

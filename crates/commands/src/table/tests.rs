@@ -335,7 +335,7 @@ struct Full {
 fn full() -> &'static Full {
     static FULL: std::sync::OnceLock<Full> = std::sync::OnceLock::new();
     FULL.get_or_init(|| Full {
-        specs: super::specs(),
+        specs: super::redis_specs(),
     })
 }
 
@@ -825,4 +825,88 @@ fn docs_groups_and_key_spec_indexes_are_consistent() {
         check(s, s.args, &mut seen);
     }
     assert!(seen.len() > 150);
+}
+
+// ---------------------------------------------------------------------------------
+// MiniRedis's own commands (the TAG family).
+
+#[test]
+fn extension_specs_are_well_formed() {
+    let all = super::specs();
+    let redis: BTreeSet<&str> = full().specs.iter().map(|s| s.name).collect();
+    let ext: Vec<&CommandSpec> = all.iter().filter(|s| super::is_extension(s.name)).collect();
+    assert!(ext.len() >= 9, "the TAG family");
+    for s in &ext {
+        assert!(
+            !redis.contains(s.name),
+            "{} shadows a Redis command",
+            s.name
+        );
+        assert!(s.summary.ends_with('.'), "{}", s.name);
+        assert!(!s.complexity.is_empty(), "{}", s.name);
+        assert!(s.handler.is_none());
+        // Docs and info render, in both protocols, with the container's subcommands.
+        for proto in [Protocol::Resp2, Protocol::Resp3] {
+            let mut out = ReplyWriter::new(proto);
+            write_docs(&mut out, &ExtSet(&all), s);
+            parse_resp(out.as_bytes());
+            let mut out = ReplyWriter::new(proto);
+            write_info(&mut out, &ExtSet(&all), s);
+            parse_resp(out.as_bytes());
+        }
+        // A keyed subcommand's spec and legacy positions name argv[2].
+        if !s.key_specs.is_empty() {
+            assert_eq!((s.first_key, s.last_key, s.step), (2, 2, 1), "{}", s.name);
+            let argv: [&[u8]; 4] = [b"tag", b"x", b"k", b"t"];
+            assert_eq!(s.key_positions(&argv), Some(vec![2]), "{}", s.name);
+        } else if s.name != "tag" && s.name != "tag|help" {
+            assert!(s.has(flags::ALL_SHARDS), "{} sees every shard", s.name);
+        }
+    }
+    let mut out = ReplyWriter::new(Protocol::Resp3);
+    let tag = all.iter().find(|s| s.name == "tag").expect("container");
+    write_docs(&mut out, &ExtSet(&all), tag);
+    let V::Map(fields) = parse_resp(out.as_bytes()) else {
+        panic!("docs are a map")
+    };
+    let subs = fields
+        .chunks(2)
+        .find(|kv| kv[0] == V::Bulk("subcommands".into()))
+        .map(|kv| kv[1].clone());
+    let Some(V::Map(subs)) = subs else {
+        panic!("TAG's docs list its subcommands")
+    };
+    assert_eq!(subs.len() / 2, ext.len() - 1);
+}
+
+/// The whole table, Redis's commands and MiniRedis's.
+struct ExtSet<'a>(&'a [CommandSpec]);
+
+impl CommandSet for ExtSet<'_> {
+    fn tops(&self) -> Vec<&CommandSpec> {
+        self.0.iter().filter(|s| !s.name.contains('|')).collect()
+    }
+
+    fn subs_of(&self, parent: &CommandSpec) -> Vec<&CommandSpec> {
+        self.0
+            .iter()
+            .filter(|s| {
+                s.name
+                    .split_once('|')
+                    .is_some_and(|(p, _)| p == parent.name)
+            })
+            .collect()
+    }
+
+    fn find(&self, name: &[u8]) -> Option<&CommandSpec> {
+        self.tops()
+            .into_iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    fn find_sub(&self, parent: &CommandSpec, name: &[u8]) -> Option<&CommandSpec> {
+        self.subs_of(parent)
+            .into_iter()
+            .find(|s| s.name.as_bytes()[parent.name.len() + 1..].eq_ignore_ascii_case(name))
+    }
 }
