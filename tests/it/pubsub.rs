@@ -203,3 +203,46 @@ fn idle_subscribers_receive_from_many_publishers() {
     }
     assert_eq!(last, [249; 4]);
 }
+
+/// A RESP3 subscriber blocked in BLPOP still receives its messages while it waits,
+/// then the BLPOP reply when a list is pushed.
+#[test]
+fn a_blocked_resp3_subscriber_still_receives_messages() {
+    let subject = miniredis_tests::start_subject(miniredis_tests::subject::test_config());
+    let mut sub = subject.client();
+    sub.set_read_timeout(Duration::from_secs(5));
+    assert!(matches!(sub.call(&["HELLO", "3"]), Frame::Map(_)));
+    let confirm = sub.call(&["SUBSCRIBE", "ch"]);
+    assert!(matches!(confirm, Frame::Push(_)), "{confirm:?}");
+    sub.send(&[b"BLPOP", b"list", b"5"]).expect("BLPOP");
+    let mut other = subject.client();
+    other.set_read_timeout(Duration::from_secs(5));
+    // Wait until the BLPOP is blocked.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let f = other.call(&["INFO", "clients"]);
+        let text = String::from_utf8_lossy(f.as_bytes().unwrap_or_default()).into_owned();
+        if text.contains("blocked_clients:1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "BLPOP did not block");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        other.call(&["PUBLISH", "ch", "while-blocked"]),
+        Frame::Integer(1)
+    );
+    assert_eq!(
+        sub.read_frame().expect("the message"),
+        Frame::Push(vec![
+            Frame::Bulk("message".into()),
+            Frame::Bulk("ch".into()),
+            Frame::Bulk("while-blocked".into()),
+        ])
+    );
+    assert_eq!(other.call(&["RPUSH", "list", "x"]), Frame::Integer(1));
+    assert_eq!(
+        sub.read_frame().expect("BLPOP's reply"),
+        Frame::Array(vec![Frame::Bulk("list".into()), Frame::Bulk("x".into())])
+    );
+}
