@@ -2,7 +2,7 @@
 # The MiniRedis test command (CI runs it through .ci/run).
 #
 # On a fresh Debian machine with the Rust toolchain it installs what is missing
-# (redis-server, redis-tools, python3-pip, and redis-py + pytest), builds the release
+# (redis-server, redis-tools, python3-pip, and redis-py + pytest + celery), builds the release
 # binary, runs the Rust tests (cargo test, or cargo nextest when installed), the
 # redis-py suite and a benchmark smoke run, and ends with one summary line:
 #   test.sh: N passed, M failed
