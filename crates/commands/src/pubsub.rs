@@ -870,6 +870,7 @@ pub fn engine_events(inst: &Instance, me: Option<&Arc<Outbox>>, out: &mut ReplyW
             engine::KeyEventKind::Expired => (class::EXPIRED, "expired"),
             engine::KeyEventKind::Evicted => (class::EVICTED, "evicted"),
             engine::KeyEventKind::New => (class::NEW, "new"),
+            engine::KeyEventKind::Miss => (class::KEY_MISS, "keymiss"),
         };
         if flags & c != 0 {
             keyspace_event(inst, flags, name, &e.key, e.db, me, out);
@@ -888,6 +889,9 @@ pub fn engine_mask(flags: u32) -> u8 {
     }
     if flags & class::NEW != 0 {
         m |= engine::KeyEventKind::New as u8;
+    }
+    if flags & class::KEY_MISS != 0 {
+        m |= engine::KeyEventKind::Miss as u8;
     }
     m
 }

@@ -98,8 +98,9 @@ fn charge_of(e: &Entry) -> i64 {
     e.memory_usage() as i64
 }
 
-/// Keys the engine removes or adds on its own account, reported to the commands layer
-/// for keyspace notifications (`expired`, `evicted`, `new`). Off by default: then each
+/// Keys the engine removes or adds on its own account, and reads that found no key,
+/// reported to the commands layer for keyspace notifications (`expired`, `evicted`,
+/// `new`, `keymiss`). Off by default: then each
 /// such removal pays one relaxed load of [`EventLog::mask`] and nothing else.
 #[derive(Default)]
 pub struct EventLog {
@@ -118,6 +119,8 @@ pub enum KeyEventKind {
     Evicted = 2,
     /// A key that did not exist was added.
     New = 4,
+    /// A read found no key (a keyspace miss).
+    Miss = 8,
 }
 
 /// One recorded event.
@@ -798,6 +801,7 @@ impl<'a> Locked<'a> {
                 stats.keyspace_hits += 1;
             } else {
                 stats.keyspace_misses += 1;
+                log.record(KeyEventKind::Miss, db, key);
             }
         }
         if !live {
