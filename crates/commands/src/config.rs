@@ -929,6 +929,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn client_output_buffer_limit_lines_accumulate() {
+        let mut c = Config::default();
+        c.apply_file_text(
+            "client-output-buffer-limit normal 1mb 0 0\nclient-output-buffer-limit pubsub 64mb 16mb 90 replica 1 2 3\n",
+        )
+        .expect("valid");
+        let get = find("client-output-buffer-limit").expect("param").get;
+        assert_eq!(
+            get(&c),
+            "normal 1048576 0 0 slave 1 2 3 pubsub 67108864 16777216 90"
+        );
+        assert!(c
+            .apply_file_text("client-output-buffer-limit pubsub 1 2")
+            .is_err());
+        assert!(c
+            .apply_file_text("client-output-buffer-limit master 1 2 3")
+            .is_err());
+    }
+
+    #[test]
     fn memory_units() {
         assert_eq!(parse_memory("1gb"), Some(1 << 30));
         assert_eq!(parse_memory("100MB"), Some(100 << 20));
