@@ -50,6 +50,9 @@ pub struct ClientInfo {
     pub sub: AtomicUsize,
     pub psub: AtomicUsize,
     pub ssub: AtomicUsize,
+    /// The subscribed names, `(is_pattern, name)` (ACL SETUSER closes a subscriber
+    /// whose user lost the right to one of them, as Redis does).
+    pub subscribed: Mutex<Vec<(bool, Vec<u8>)>>,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     /// Set by CLIENT KILL / SHUTDOWN; the connection closes at its next chance.
@@ -90,6 +93,7 @@ impl ClientInfo {
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
+            subscribed: Mutex::new(Vec::new()),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),

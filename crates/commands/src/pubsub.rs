@@ -678,6 +678,17 @@ fn publish_counts(client: &Client) {
     info.sub.store(c, Relaxed);
     info.psub.store(p, Relaxed);
     info.ssub.store(s, Relaxed);
+    let mut names = info.subscribed.lock();
+    names.clear();
+    if let Some(x) = &client.subs {
+        names.extend(
+            x.channels
+                .iter()
+                .chain(&x.shard)
+                .map(|n| (false, n.to_vec())),
+        );
+        names.extend(x.patterns.iter().map(|n| (true, n.to_vec())));
+    }
 }
 
 fn confirm(out: &mut ReplyWriter, word: &[u8], name: Option<&[u8]>, count: usize) {
