@@ -2,7 +2,7 @@
 # The MiniRedis test command (CI runs it through .ci/run).
 #
 # On a fresh Debian machine with the Rust toolchain it installs what is missing
-# (redis-server, redis-tools, python3-pip, and redis-py + pytest), builds the release
+# (redis-server, redis-tools, python3-pip, and redis-py + pytest + celery), builds the release
 # binary, runs the Rust tests (cargo test, or cargo nextest when installed), the
 # redis-py suite and a benchmark smoke run, and ends with one summary line:
 #   test.sh: N passed, M failed
@@ -87,10 +87,12 @@ fi
 
 # The Debian package may start a redis-server on 6379; the tests use their own ports.
 
-if ! python3 -c 'import redis, pytest, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 5 else 1)' >/dev/null 2>&1; then
+if ! python3 -c 'import redis, pytest, celery, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 5 else 1)' >/dev/null 2>&1; then
     if [ "$INSTALL" = 1 ]; then
-        section "installing redis-py and pytest"
-        pip_args=(-m pip install --quiet --disable-pip-version-check "redis>=5" pytest)
+        section "installing redis-py, pytest and celery"
+        # Celery (with its Redis transport) runs a real worker against MiniRedis in
+        # tests/py/test_celery.py.
+        pip_args=(-m pip install --quiet --disable-pip-version-check "redis>=5" pytest "celery[redis]")
         if [ "$(id -u)" != 0 ] && [ -z "${VIRTUAL_ENV:-}" ]; then pip_args+=(--user); fi
         if ! python3 "${pip_args[@]}" 2>"$LOGDIR/pip.err"; then
             if grep -q "externally-managed-environment" "$LOGDIR/pip.err"; then

@@ -25,6 +25,7 @@
 //! | `@resp3` / `@resp2` | here | send `HELLO 3` / `HELLO 2` on the current connection of both sides (both must succeed) |
 //! | `@conn <name>` | here | switch to connection `<name>` (opened on first use on both sides); the first is `main` |
 //! | `@sleep <ms>` | here | wait, e.g. for a key to expire |
+//! | `@read` | here | send nothing: read the next frame on the current connection of both sides and compare it (a pub/sub message pushed to a subscriber, the second confirmation of `SUBSCRIBE a b`); the *next* directives above it apply |
 //!
 //! Comparison is exact on frame type and value, and for errors the full message. A
 //! closed connection and a missing reply (timeout) are outcomes too and are compared;
@@ -137,6 +138,9 @@ cases!(
     scripting_libs,
     multi_watch,
     multi_types,
+    pubsub_basic,
+    pubsub_resp3,
+    pubsub_keyspace,
     diag_slowlog,
     diag_latency,
     diag_memory,
@@ -185,6 +189,8 @@ fn parser_rejects_bad_directives() {
     .expect("valid file");
     assert_eq!(f.requires, vec!["types".to_string()]);
     assert_eq!(f.steps.len(), 2);
+    let f = parse("x.txt", "SUBSCRIBE a b\n@sort\n@read\n").expect("@read");
+    assert!(matches!(&f.steps[1], Step::Read { mode, .. } if mode.sort == Sort::Top));
 }
 
 #[test]
@@ -278,6 +284,11 @@ enum Step {
     },
     Conn(String),
     Sleep(u64),
+    /// Read one more frame on the current connection (no command sent).
+    Read {
+        line: usize,
+        mode: Mode,
+    },
 }
 
 #[derive(Debug)]
@@ -353,6 +364,14 @@ fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
                         return Err(at("@conn needs one connection name".into()));
                     }
                     steps.push(Step::Conn(rest.to_string()));
+                    next = false;
+                }
+                "read" => {
+                    steps.push(Step::Read {
+                        line,
+                        mode: std::mem::take(&mut pending),
+                    });
+                    pending_since = None;
                     next = false;
                 }
                 "sleep" => {
@@ -479,6 +498,12 @@ impl Pair {
         (r, s)
     }
 
+    /// Reads the next frame on both sides without sending anything.
+    fn both_read(&mut self) -> (Reply, Reply) {
+        let cp = self.conn();
+        (read_one(&mut cp.reference), read_one(&mut cp.subject))
+    }
+
     fn both_scan(&mut self, args: &[Vec<u8>]) -> (Reply, Reply) {
         let cp = self.conn();
         (
@@ -504,6 +529,18 @@ fn one(conn: &mut Option<RawClient>, args: &[Vec<u8>], noreply: bool) -> Reply {
         };
     }
     let r = c.request(&refs);
+    if matches!(r, Reply::Closed | Reply::Timeout | Reply::Malformed(_)) {
+        *conn = None;
+    }
+    r
+}
+
+/// Reads one frame on one side; a dead connection is replaced for the next command.
+fn read_one(conn: &mut Option<RawClient>) -> Reply {
+    let Some(c) = conn.as_mut() else {
+        return Reply::Closed;
+    };
+    let r = c.read_reply();
     if matches!(r, Reply::Closed | Reply::Timeout | Reply::Malformed(_)) {
         *conn = None;
     }
@@ -603,6 +640,22 @@ fn run_case_file(name: &str) {
     for step in &case.steps {
         match step {
             Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Step::Read { line, mode } => {
+                compared += 1;
+                let (r, s) = pair.both_read();
+                if show_all {
+                    progress(&format!(
+                        "{name}:{line}: @read\n  redis:   {r}\n  subject: {s}"
+                    ));
+                }
+                if let Err(why) = compare(mode, &r, &s) {
+                    mismatches += 1;
+                    let _ = writeln!(
+                        report,
+                        "{name}:{line}: @read\n  redis:   {r}\n  subject: {s}\n  ({why})"
+                    );
+                }
+            }
             Step::Conn(c) => pair.current = c.clone(),
             Step::Hello { line, proto } => {
                 let args = [b"HELLO".to_vec(), proto.to_string().into_bytes()];

@@ -101,7 +101,7 @@ fn names(prefix: &str, n: usize) -> Vec<String> {
 /// The `miniredis` binary: `MINIREDIS_BIN`, else the release (or debug) build beside this
 /// test binary. A standalone node's memory figures come from its allocator, which only
 /// the binary installs, so this test runs the binary rather than an in-process server.
-fn miniredis_bin() -> PathBuf {
+pub(crate) fn miniredis_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("MINIREDIS_BIN") {
         return p.into();
     }
@@ -122,13 +122,13 @@ fn miniredis_bin() -> PathBuf {
 }
 
 /// A `miniredis node` process, killed when dropped (a redis-server in self-test mode).
-enum Node {
+pub(crate) enum Node {
     Mini { child: Child, addr: SocketAddr },
     Redis(RedisServer),
 }
 
 impl Node {
-    fn start(args: &[&str]) -> Node {
+    pub(crate) fn start(args: &[&str]) -> Node {
         if subject_is_redis() {
             return Node::Redis(RedisServer::start_with(args));
         }
@@ -149,7 +149,7 @@ impl Node {
         Node::Mini { child, addr }
     }
 
-    fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         match self {
             Node::Mini { addr, .. } => *addr,
             Node::Redis(r) => r.addr(),

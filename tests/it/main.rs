@@ -5,7 +5,8 @@
 //! commands woken by other clients (`lists_blocking`), random list command sequences
 //! (`lists_random`), transactions with several connections and real clients (`multi`),
 //! stream snapshots exchanged with Redis (`rdb_streams`), tag-based invalidation (`tags`,
-//! a MiniRedis extension: snapshots Redis accepts, atomicity).
+//! a MiniRedis extension: snapshots Redis accepts, atomicity), pub/sub with a slow
+//! subscriber and idle subscribers (`pubsub`).
 
 mod blocking;
 mod bullmq;
@@ -17,6 +18,7 @@ mod lists_blocking;
 mod lists_random;
 mod monitor;
 mod multi;
+mod pubsub;
 mod rdb;
 mod rdb_streams;
 mod robust;

@@ -647,6 +647,19 @@ pub enum Denied {
     Command,
     /// The argument position of the key.
     Key(usize),
+    /// The argument position of the channel (or pattern).
+    Channel(usize),
+}
+
+/// The channel arguments of a pub/sub command, and whether they are patterns, as
+/// Redis 7.0 checks them (the UNSUBSCRIBE family is never refused).
+fn channels_of<'a>(spec: &CommandSpec, argv: &'a [&'a [u8]]) -> (std::ops::Range<usize>, bool) {
+    match spec.name {
+        "publish" | "spublish" => (1..2.min(argv.len()), false),
+        "subscribe" | "ssubscribe" => (1..argv.len(), false),
+        "psubscribe" => (1..argv.len(), true),
+        _ => (0..0, false),
+    }
 }
 
 /// Positions of a command's keys with the permissions each needs, from its key specs.
@@ -777,6 +790,14 @@ pub fn permitted(user: &User, id: u32, spec: &CommandSpec, argv: &[&[u8]]) -> Re
             }
         }
     }
+    if !user.allchannels {
+        let (range, pattern) = channels_of(spec, argv);
+        for i in range {
+            if !user.channel_allowed(argv[i], pattern) {
+                return Err(Denied::Channel(i));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -819,6 +840,11 @@ pub fn check(
             String::from_utf8_lossy(argv[i]).into_owned(),
             errors::NOPERM_KEY.to_string(),
         ),
+        Denied::Channel(i) => (
+            "channel",
+            String::from_utf8_lossy(argv[i]).into_owned(),
+            errors::NOPERM_CHANNEL.to_string(),
+        ),
     };
     let context = if client.multi.is_some() {
         "multi"
@@ -851,6 +877,11 @@ pub fn recheck_at_exec(
             "key",
             String::from_utf8_lossy(argv[i]).into_owned(),
             "no permission to touch the specified keys",
+        ),
+        Denied::Channel(i) => (
+            "channel",
+            String::from_utf8_lossy(argv[i]).into_owned(),
+            "no permission to access one of the channels used as arguments",
         ),
     };
     log_denial(inst, client, reason, "multi", object);

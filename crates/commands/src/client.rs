@@ -41,7 +41,18 @@ pub struct ClientInfo {
     /// Milliseconds since `created` of the last interaction.
     pub last_active_ms: AtomicU64,
     pub qbuf: AtomicUsize,
+    /// Bytes queued for the client and not yet written (CLIENT LIST `omem`).
     pub omem: AtomicUsize,
+    /// Frames queued (CLIENT LIST `oll`).
+    pub oll: AtomicUsize,
+    /// Subscribed channels, patterns and shard channels (CLIENT LIST `sub`, `psub`,
+    /// `ssub`).
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
+    /// The subscribed names, `(is_pattern, name)` (ACL SETUSER closes a subscriber
+    /// whose user lost the right to one of them, as Redis does).
+    pub subscribed: Mutex<Vec<(bool, Vec<u8>)>>,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     /// Set by CLIENT KILL / SHUTDOWN; the connection closes at its next chance.
@@ -78,6 +89,11 @@ impl ClientInfo {
             last_active_ms: AtomicU64::new(0),
             qbuf: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
+            oll: AtomicUsize::new(0),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
+            subscribed: Mutex::new(Vec::new()),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -98,6 +114,11 @@ impl ClientInfo {
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Relaxed)
+    }
+
+    /// Subscribed to anything (Redis's CLIENT_PUBSUB: flag `P`, the pubsub class).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Relaxed) + self.psub.load(Relaxed) + self.ssub.load(Relaxed) > 0
     }
 
     pub fn age_secs(&self) -> u64 {
@@ -167,6 +188,10 @@ pub struct Client {
     pub multi: Option<Box<crate::multi::MultiState>>,
     /// Keys this client WATCHes.
     pub watched: Vec<crate::multi::WatchedKey>,
+    /// Pub/sub subscriptions and the outbound queue (made at the first SUBSCRIBE).
+    pub subs: Option<Box<crate::pubsub::Subscriptions>>,
+    /// Since when the pending reply has been over the soft output-buffer limit.
+    pub obuf_soft: crate::pubsub::SoftClock,
     /// (command id, microseconds) of commands run since the last flush, for the
     /// latency histograms (INFO latencystats).
     pub latency_samples: Vec<(u32, u64)>,
@@ -201,6 +226,8 @@ impl Client {
             ready_keys: Vec::new(),
             multi: None,
             watched: Vec::new(),
+            subs: None,
+            obuf_soft: Default::default(),
             latency_samples: Vec::new(),
             script_caller: false,
             acl_epoch: 0,

@@ -65,6 +65,8 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     /// A set of integers stays an intset while it has at most this many members.
     pub set_max_intset_entries: u64,
+    /// `client-output-buffer-limit`: normal, replica and pubsub classes.
+    pub client_output_buffer_limit: [crate::pubsub::ObufLimit; 3],
     /// A sorted set stays a listpack while it has at most this many members...
     pub zset_max_listpack_entries: u64,
     /// ... and no member longer than this many bytes.
@@ -127,6 +129,7 @@ impl Default for Config {
             hash_max_listpack_entries: engine::types::hash::MAX_LISTPACK_ENTRIES as u64,
             hash_max_listpack_value: engine::types::hash::MAX_LISTPACK_VALUE as u64,
             set_max_intset_entries: engine::types::set::MAX_INTSET_ENTRIES as u64,
+            client_output_buffer_limit: crate::pubsub::DEFAULT_OBUF_LIMITS,
             zset_max_listpack_entries: engine::types::zset::PACK_MAX_ENTRIES as u64,
             zset_max_listpack_value: engine::types::zset::PACK_MAX_VALUE as u64,
             latency_monitor_threshold: 0,
@@ -156,6 +159,8 @@ pub enum Kind {
     Words,
     /// notify-keyspace-events flag letters, stored in Redis's canonical order.
     KeyspaceEvents,
+    /// `<class> <hard> <soft> <seconds>` groups (client-output-buffer-limit).
+    ObufLimits,
     /// A space-separated list of percentiles (0..=100).
     Percentiles,
 }
@@ -551,6 +556,18 @@ pub static PARAMS: &[Param] = &[
         set: |c, v| c.zset_max_listpack_value = num(v),
     },
     p!(
+        "client-output-buffer-limit",
+        Kind::ObufLimits,
+        true,
+        |c| crate::pubsub::obuf_limits_to_string(&c.client_output_buffer_limit),
+        |c, v| {
+            // Only the classes named change, as in Redis.
+            for (class, l) in crate::pubsub::parse_obuf_limits(v).unwrap_or_default() {
+                c.client_output_buffer_limit[class as usize] = l;
+            }
+        }
+    ),
+    p!(
         "set-max-intset-entries",
         Kind::Int {
             min: 0,
@@ -707,6 +724,9 @@ pub fn validate(p: &Param, value: &str) -> Result<String, String> {
             }
         }
         Kind::Str | Kind::Words => Ok(value.to_string()),
+        Kind::ObufLimits => crate::pubsub::parse_obuf_limits(value)
+            .map(|_| value.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map_err(String::from),
         Kind::KeyspaceEvents => keyspace_events_canonical(value)
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         Kind::Percentiles => parse_percentiles(value).map(|v| format_percentiles(&v)),
@@ -907,6 +927,26 @@ pub fn split_words(line: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_output_buffer_limit_lines_accumulate() {
+        let mut c = Config::default();
+        c.apply_file_text(
+            "client-output-buffer-limit normal 1mb 0 0\nclient-output-buffer-limit pubsub 64mb 16mb 90 replica 1 2 3\n",
+        )
+        .expect("valid");
+        let get = find("client-output-buffer-limit").expect("param").get;
+        assert_eq!(
+            get(&c),
+            "normal 1048576 0 0 slave 1 2 3 pubsub 67108864 16777216 90"
+        );
+        assert!(c
+            .apply_file_text("client-output-buffer-limit pubsub 1 2")
+            .is_err());
+        assert!(c
+            .apply_file_text("client-output-buffer-limit master 1 2 3")
+            .is_err());
+    }
 
     #[test]
     fn memory_units() {

@@ -31,6 +31,37 @@ impl Ctx<'_, '_> {
         self.client.db
     }
 
+    /// Publishes the keyspace event `event` of class `class` (a
+    /// [`crate::pubsub::class`] bit) for `key` in the client's database, if
+    /// `notify-keyspace-events` asks for it: call it where Redis calls
+    /// notifyKeyspaceEvent. Costs one relaxed load when notifications are off.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let flags = self.inst.notify_flags();
+        if flags & class != 0 {
+            let db = self.client.db;
+            self.notify_slow(flags, event, key, db);
+        }
+    }
+
+    /// [`notify`](Self::notify) for a key in another logical database (MOVE, COPY DB).
+    #[inline]
+    pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        let flags = self.inst.notify_flags();
+        if flags & class != 0 {
+            self.notify_slow(flags, event, key, db);
+        }
+    }
+
+    #[cold]
+    fn notify_slow(&mut self, flags: u32, event: &str, key: &[u8], db: usize) {
+        let me = crate::pubsub::own_outbox(self.client).cloned();
+        // What the engine did first (a key found expired by this command's lookup)
+        // is told first.
+        crate::pubsub::engine_events(self.inst, me.as_ref(), self.out);
+        crate::pubsub::keyspace_event(self.inst, flags, event, key, db, me.as_ref(), self.out);
+    }
+
     /// Writes an error reply and counts it for `INFO errorstats`.
     pub fn error(&mut self, msg: &str) {
         self.inst.stats.record_error(msg);

@@ -123,6 +123,21 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
         finish_reply(client, out, mark, skipping);
         return;
     }
+    // A RESP2 client in subscribed mode may only (un)subscribe, PING, QUIT and RESET.
+    if client.subs.is_some()
+        && !out.is_resp3()
+        && crate::pubsub::subscribed(client)
+        && !allowed_in_pubsub_context(spec)
+    {
+        let msg = errors::pubsub_context(spec.name);
+        inst.stats.record_error(&msg);
+        client.last_command_failed = true;
+        out.error(&msg);
+        record(client, id, 0, true);
+        crate::multi::flag(client);
+        finish_reply(client, out, mark, skipping);
+        return;
+    }
     client.info.last_cmd.store(id, Relaxed);
     if in_multi && !crate::multi::runs_in_multi(spec) {
         crate::multi::queue(client, id, spec, argv);
@@ -170,6 +185,23 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     record(client, id, usec, false);
     crate::diag::after_command(inst, client, id, spec, argv, usec);
     finish_reply(client, out, mark, skipping);
+}
+
+/// The commands a RESP2 client may run while subscribed, as Redis's processCommand
+/// lists them.
+fn allowed_in_pubsub_context(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
 }
 
 /// Generic checks that need the resolved spec.
@@ -284,6 +316,12 @@ pub fn run(
         argv,
     };
     handler(&mut ctx, argv);
+    // Keys the engine expired or evicted on its own during the command, for keyspace
+    // notifications (one relaxed load when they are off).
+    if inst.ks.events.enabled() {
+        let me = crate::pubsub::own_outbox(client).cloned();
+        crate::pubsub::engine_events(inst, me.as_ref(), out);
+    }
     if let Some(keys) = watched {
         if !keys.is_empty() {
             let failed = client.last_command_failed;

@@ -466,3 +466,15 @@ pub fn unknown_argument(arg: &[u8]) -> String {
 pub fn unknown_option(arg: &[u8]) -> String {
     format!("ERR Unknown option given: {}", String::from_utf8_lossy(arg))
 }
+
+// ---- pubsub ----
+
+/// A RESP2 client in subscribed mode ran another command (`name` is the command's
+/// full name, `client|list` for a subcommand).
+pub fn pubsub_context(name: &str) -> String {
+    format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+}
+pub const OBUF_LIMIT_ARGS: &str = "Wrong number of arguments in buffer limit configuration.";
+pub const OBUF_LIMIT_CLASS: &str = "Invalid client class specified in buffer limit configuration.";
+pub const OBUF_LIMIT_VALUES: &str =
+    "Error in hard, soft or soft_seconds setting in buffer limit configuration.";

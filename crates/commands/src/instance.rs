@@ -26,6 +26,7 @@ pub struct Stats {
     pub total_error_replies: AtomicU64,
     pub unexpected_error_replies: AtomicU64,
     pub client_query_buffer_limit_disconnections: AtomicU64,
+    pub client_output_buffer_limit_disconnections: AtomicU64,
     pub errors: Mutex<HashMap<String, u64>>,
 }
 
@@ -54,6 +55,8 @@ impl Stats {
         self.total_error_replies.store(0, Relaxed);
         self.unexpected_error_replies.store(0, Relaxed);
         self.client_query_buffer_limit_disconnections
+            .store(0, Relaxed);
+        self.client_output_buffer_limit_disconnections
             .store(0, Relaxed);
         self.errors.lock().clear();
     }
@@ -214,6 +217,12 @@ pub struct Instance {
     pub blocking: crate::blocking::Blocking,
     /// Keys watched by clients (WATCH).
     pub watches: crate::multi::Watches,
+    /// This instance's channels and patterns.
+    pub pubsub: crate::pubsub::PubSub,
+    /// `client-output-buffer-limit`, read without the config lock.
+    pub obuf_limits: crate::pubsub::ObufLimits,
+    /// `notify-keyspace-events` as class bits (0: off), read without the config lock.
+    notify: AtomicU32,
     /// Slow log, latency monitor and histograms, MONITOR connections.
     pub diag: crate::diag::Diag,
     /// ACL users and the ACL log.
@@ -250,6 +259,10 @@ impl Instance {
             .collect();
         let limits = Limits::default();
         limits.load(&config);
+        let obuf_limits = crate::pubsub::ObufLimits::default();
+        obuf_limits.load(&config.client_output_buffer_limit);
+        let notify = crate::pubsub::class::parse(&config.notify_keyspace_events);
+        ks.events.set_mask(crate::pubsub::engine_mask(notify));
         let inst = Arc::new(Instance {
             ks,
             config: RwLock::new(config),
@@ -274,6 +287,9 @@ impl Instance {
             tenant,
             blocking: Default::default(),
             watches: Default::default(),
+            pubsub: Default::default(),
+            obuf_limits,
+            notify: AtomicU32::new(notify),
             diag: crate::diag::Diag::new(registry().specs.len()),
             acl: crate::acl::Acl::default(),
             scripts: Default::default(),
@@ -383,6 +399,12 @@ impl Instance {
         let pass_before = cfg.requirepass.clone();
         f(&mut cfg);
         self.limits.load(&cfg);
+        self.obuf_limits.load(&cfg.client_output_buffer_limit);
+        let notify = crate::pubsub::class::parse(&cfg.notify_keyspace_events);
+        if notify != self.notify.load(Relaxed) {
+            self.notify.store(notify, Relaxed);
+            self.ks.events.set_mask(crate::pubsub::engine_mask(notify));
+        }
         let pass = (cfg.requirepass != pass_before).then(|| cfg.requirepass.clone());
         drop(cfg);
         if let Some(p) = pass {
@@ -391,6 +413,13 @@ impl Instance {
         if self.limits.policy() != policy_before {
             self.ks.clear_eviction_pool();
         }
+    }
+
+    /// `notify-keyspace-events` as [`crate::pubsub::class`] bits; 0 when no event is
+    /// published (off, or neither `K` nor `E`).
+    #[inline]
+    pub fn notify_flags(&self) -> u32 {
+        self.notify.load(Relaxed)
     }
 
     /// The access clock commands stamp keys with at `now_ms`.

@@ -17,6 +17,7 @@ pub mod hll;
 pub mod instance;
 pub mod multi;
 pub mod outbox;
+pub mod pubsub;
 pub mod registry;
 pub mod scripts;
 pub mod spec;

@@ -23,7 +23,7 @@
 //! (APPEND, SETRANGE, INCR) stay exact without each handler doing arithmetic, and reads
 //! pay nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
 use parking_lot::{Mutex, MutexGuard};
 use rand::Rng;
@@ -98,6 +98,75 @@ fn charge_of(e: &Entry) -> i64 {
     e.memory_usage() as i64
 }
 
+/// Keys the engine removes or adds on its own account, and reads that found no key,
+/// reported to the commands layer for keyspace notifications (`expired`, `evicted`,
+/// `new`, `keymiss`). Off by default: then each
+/// such removal pays one relaxed load of [`EventLog::mask`] and nothing else.
+#[derive(Default)]
+pub struct EventLog {
+    /// [`KeyEventKind`] bits to record.
+    mask: AtomicU8,
+    events: Mutex<Vec<KeyEvent>>,
+}
+
+/// What happened to a key, as the engine saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KeyEventKind {
+    /// Removed because its time to live passed (lazily or by active expiry).
+    Expired = 1,
+    /// Removed by eviction (maxmemory).
+    Evicted = 2,
+    /// A key that did not exist was added.
+    New = 4,
+    /// A read found no key (a keyspace miss).
+    Miss = 8,
+}
+
+/// One recorded event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub kind: KeyEventKind,
+    pub db: usize,
+    pub key: Vec<u8>,
+}
+
+impl EventLog {
+    /// Records the kinds whose bits are in `mask` (0: none).
+    pub fn set_mask(&self, mask: u8) {
+        self.mask.store(mask, Relaxed);
+        if mask == 0 {
+            self.events.lock().clear();
+        }
+    }
+
+    /// Whether any kind is recorded.
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.mask.load(Relaxed) != 0
+    }
+
+    #[inline]
+    fn record(&self, kind: KeyEventKind, db: usize, key: &[u8]) {
+        if self.mask.load(Relaxed) & kind as u8 != 0 {
+            self.events.lock().push(KeyEvent {
+                kind,
+                db,
+                key: key.to_vec(),
+            });
+        }
+    }
+
+    /// Takes the events recorded so far, oldest first (empty when none; no lock is
+    /// taken while recording is off).
+    pub fn take(&self) -> Vec<KeyEvent> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.events.lock())
+    }
+}
+
 /// Everything one shard lock protects.
 pub struct Shard {
     dbs: Vec<DbPart>,
@@ -129,6 +198,8 @@ pub struct Keyspace {
     /// Eviction candidates carried between evictions; also serialises evictors, which
     /// take it before any shard lock (and never while holding one).
     pool: Mutex<EvictionPool>,
+    /// Expired, evicted and new keys, for keyspace notifications.
+    pub events: EventLog,
 }
 
 /// Sizes for a new keyspace.
@@ -170,6 +241,7 @@ impl Keyspace {
             shard_mask: n - 1,
             databases,
             pool: Mutex::new(EvictionPool::default()),
+            events: EventLog::default(),
         }
     }
 
@@ -328,10 +400,11 @@ impl Keyspace {
         // call is given enough to be worth it.
         let per_shard = (budget / self.shards.len()).max(256);
         let (mut visited, mut expired) = (0, 0);
+        let log = self.events.enabled().then_some(&self.events);
         for sh in self.shards.iter() {
             let mut g = sh.lock.lock();
             let Shard { dbs, stats } = &mut *g;
-            for part in dbs.iter_mut() {
+            for (db, part) in dbs.iter_mut().enumerate() {
                 if part.volatile == 0 {
                     continue;
                 }
@@ -349,6 +422,9 @@ impl Keyspace {
                     |e| {
                         removed += 1;
                         freed += charge_of(&e) + untag(&mut part.tags, &e);
+                        if let Some(log) = log {
+                            log.record(KeyEventKind::Expired, db, &e.key);
+                        }
                         if e.expire_at() != 0 {
                             removed_volatile += 1;
                         }
@@ -396,7 +472,15 @@ impl Keyspace {
             while let Some(c) = pool.pop_best() {
                 let slot = &self.shards[c.shard];
                 let mut g = slot.lock.lock();
-                if let Some(ev) = evict_key(&mut g, &slot.counters, c.db, &c.key, policy, now_ms) {
+                if let Some(ev) = evict_key(
+                    &mut g,
+                    &slot.counters,
+                    &self.events,
+                    c.db,
+                    &c.key,
+                    policy,
+                    now_ms,
+                ) {
                     return Some(ev);
                 }
             }
@@ -470,7 +554,9 @@ impl Keyspace {
                 key = Some(e.key.clone())
             });
             if let Some(k) = key {
-                if let Some(ev) = evict_key(&mut g, &slot.counters, db, &k, policy, now_ms) {
+                if let Some(ev) =
+                    evict_key(&mut g, &slot.counters, &self.events, db, &k, policy, now_ms)
+                {
                     return Some(ev);
                 }
             }
@@ -600,6 +686,7 @@ fn sample_part(
 fn evict_key(
     shard: &mut Shard,
     counters: &Counters,
+    log: &EventLog,
     db: usize,
     key: &[u8],
     policy: Policy,
@@ -622,6 +709,8 @@ fn evict_key(
     } else {
         stats.evicted_keys += 1;
     }
+    // Redis reports every key its eviction removes as evicted.
+    log.record(KeyEventKind::Evicted, db, key);
     Some(Evicted { bytes })
 }
 
@@ -695,12 +784,14 @@ impl<'a> Locked<'a> {
     /// mutable borrow).
     fn find(&mut self, db: usize, key: &[u8], now_ms: u64, count: bool) -> Option<EntryMut<'_>> {
         let h = hash_key(key);
+        let log = &self.ks.events;
         let (Shard { dbs, stats }, counters) = self.shard_mut(h);
         let part = &mut dbs[db];
         let live = match part.table.get(h, key) {
             None => false,
             Some(e) if e.is_expired(now_ms) => {
                 expire_now(part, stats, counters, h, key);
+                log.record(KeyEventKind::Expired, db, key);
                 false
             }
             Some(_) => true,
@@ -710,6 +801,7 @@ impl<'a> Locked<'a> {
                 stats.keyspace_hits += 1;
             } else {
                 stats.keyspace_misses += 1;
+                log.record(KeyEventKind::Miss, db, key);
             }
         }
         if !live {
@@ -744,11 +836,13 @@ impl<'a> Locked<'a> {
 
     /// Removes the key if expired; true if a live key remains.
     fn lookup(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        let log = &self.ks.events;
         let (part, stats, counters, h) = self.part(db, key);
         match part.table.get(h, key) {
             None => false,
             Some(e) if e.is_expired(now_ms) => {
                 expire_now(part, stats, counters, h, key);
+                log.record(KeyEventKind::Expired, db, key);
                 false
             }
             Some(_) => true,
@@ -759,6 +853,13 @@ impl<'a> Locked<'a> {
     /// previous live entry.
     #[inline]
     pub fn insert(&mut self, db: usize, mut entry: Entry, now_ms: u64) -> Option<Entry> {
+        let log = &self.ks.events;
+        let logging = log.enabled();
+        let key = if logging {
+            entry.key.to_vec()
+        } else {
+            Vec::new()
+        };
         let (part, stats, counters, h) = self.part(db, &entry.key);
         if entry.expire_at() != 0 {
             part.volatile += 1;
@@ -768,6 +869,9 @@ impl<'a> Locked<'a> {
         let added = charge_of(&entry);
         let Some(old) = part.table.insert(h, entry) else {
             account(&mut part.used, counters, added, 1);
+            if logging {
+                log.record(KeyEventKind::New, db, &key);
+            }
             return None;
         };
         // Replacing a key drops its tags, as it drops its TTL.
@@ -778,6 +882,10 @@ impl<'a> Locked<'a> {
         }
         if old.is_expired(now_ms) {
             stats.expired_keys += 1;
+            if logging {
+                log.record(KeyEventKind::Expired, db, &key);
+                log.record(KeyEventKind::New, db, &key);
+            }
             None
         } else {
             Some(old)
@@ -795,6 +903,7 @@ impl<'a> Locked<'a> {
         make: impl FnOnce() -> Entry,
     ) -> (EntryMut<'_>, bool) {
         let h = hash_key(key);
+        let log = &self.ks.events;
         let (Shard { dbs, stats }, counters) = self.shard_mut(h);
         let DbPart {
             table,
@@ -814,12 +923,15 @@ impl<'a> Locked<'a> {
                 *volatile += 1;
             }
             account(used, counters, charge_of(entry), 1);
+            log.record(KeyEventKind::New, db, key);
             return (EntryMut::new(entry, volatile, used, counters, tags), true);
         }
         if entry.is_expired(now_ms) {
             // A stale key counts as absent: replace it where it lies.
             if let Some(f) = make.take() {
                 stats.expired_keys += 1;
+                log.record(KeyEventKind::Expired, db, key);
+                log.record(KeyEventKind::New, db, key);
                 *volatile -= 1;
                 let old = charge_of(entry) + untag(tags, entry);
                 *entry = f();
@@ -837,8 +949,9 @@ impl<'a> Locked<'a> {
     /// Removes a key; returns it if it was live.
     #[inline]
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let log = &self.ks.events;
         let (part, stats, counters, h) = self.part(db, key);
-        remove_from(part, stats, counters, h, key, now_ms)
+        remove_from(part, stats, counters, (log, db), h, key, now_ms)
     }
 
     fn require_all(&self) {
@@ -1084,7 +1197,8 @@ impl<'a> Locked<'a> {
                 };
                 let keys: Vec<(u64, Name)> = keys.iter().cloned().collect();
                 for (h, k) in keys {
-                    if remove_from(part, stats, counters, h, &k, now_ms).is_some() {
+                    if remove_from(part, stats, counters, (&ks.events, db), h, &k, now_ms).is_some()
+                    {
                         n += 1;
                         f(&k);
                     }
@@ -1163,6 +1277,7 @@ fn remove_from(
     part: &mut DbPart,
     stats: &mut ShardStats,
     counters: &Counters,
+    (log, db): (&EventLog, usize),
     h: u64,
     key: &[u8],
     now_ms: u64,
@@ -1175,6 +1290,7 @@ fn remove_from(
     }
     if e.is_expired(now_ms) {
         stats.expired_keys += 1;
+        log.record(KeyEventKind::Expired, db, key);
         None
     } else {
         Some(e)

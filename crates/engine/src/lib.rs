@@ -11,5 +11,8 @@ pub mod types;
 pub mod value;
 
 pub use evict::{Access, Evicted, Policy};
-pub use keyspace::{DbInfo, EntryMut, Keyspace, KeyspaceConfig, Locked, ShardStats};
+pub use keyspace::{
+    DbInfo, EntryMut, EventLog, KeyEvent, KeyEventKind, Keyspace, KeyspaceConfig, Locked,
+    ShardStats,
+};
 pub use value::{Entry, Str, Value};

@@ -405,23 +405,96 @@ fn isolation_rules_are_enforced() {
     );
     let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut b).expect("users");
     assert_eq!(users, vec!["default".to_string()]);
-    // Pub/sub and SAVE are not served yet; when they are, they must be per database
-    // (each instance has its own channels and snapshot) and this check turns into
-    // their isolation test.
-    for c in [
-        &["SUBSCRIBE", "ch"][..],
-        &["PSUBSCRIBE", "*"],
-        &["PUBLISH", "ch", "x"],
-        &["SAVE"],
-        &["BGSAVE"],
-    ] {
+    // SAVE is not served yet; when it is, it must be per database (each instance has
+    // its own snapshot) and this check turns into its isolation test.
+    for c in [&["SAVE"][..], &["BGSAVE"]] {
         let e = err_text(cmd(&mut a, c));
         assert!(e.contains("unknown command"), "{c:?}: {e}");
     }
+    pubsub_is_per_database(&p, pa, pb);
     // Stats are per database.
     let ia: String = redis::cmd("INFO").arg("stats").query(&mut a).expect("info");
     let ib: String = redis::cmd("INFO").arg("stats").query(&mut b).expect("info");
     assert_ne!(ia, ib);
+}
+
+/// Pub/sub channels are the database's own: beta's subscribers (on its own port and
+/// through the front door, to a channel and to the pattern `*`) never hear what alpha
+/// publishes, on either path, and PUBSUB in one database does not list the other's.
+fn pubsub_is_per_database(p: &Platform, pa: u16, pb: u16) {
+    let front = p.front().port();
+    let quiet = Some(Duration::from_millis(300));
+    let mut b_own = conn(pb, None, Some("pb"));
+    let mut b_door = conn(front, Some("beta"), Some("pb"));
+    let mut b_pat = conn(pb, None, Some("pb"));
+    let mut subs = [b_own.as_pubsub(), b_door.as_pubsub(), b_pat.as_pubsub()];
+    subs[0].subscribe("ch").expect("subscribe");
+    subs[1].subscribe("ch").expect("subscribe");
+    subs[2].psubscribe("*").expect("psubscribe");
+    for s in &mut subs {
+        s.set_read_timeout(quiet).expect("timeout");
+    }
+    // Alpha, with a subscriber of its own on another channel.
+    let mut a_sub_conn = conn(pa, None, Some("pa"));
+    let mut a_sub = a_sub_conn.as_pubsub();
+    a_sub.subscribe("alpha-only").expect("subscribe");
+    let mut a_own = conn(pa, None, Some("pa"));
+    let mut a_door = conn(front, Some("alpha"), Some("pa"));
+    for a in [&mut a_own, &mut a_door] {
+        assert_eq!(
+            cmd(a, &["PUBLISH", "ch", "from-alpha"]).expect("publish"),
+            Value::Int(0)
+        );
+        assert_eq!(
+            cmd(a, &["SPUBLISH", "ch", "from-alpha"]).expect("spublish"),
+            Value::Int(0)
+        );
+        assert_eq!(
+            cmd(a, &["PUBSUB", "CHANNELS"]).expect("channels"),
+            Value::Array(vec![Value::BulkString(b"alpha-only".to_vec())])
+        );
+        assert_eq!(
+            cmd(a, &["PUBSUB", "NUMPAT"]).expect("numpat"),
+            Value::Int(0)
+        );
+        assert_eq!(
+            cmd(a, &["PUBSUB", "NUMSUB", "ch"]).expect("numsub"),
+            Value::Array(vec![Value::BulkString(b"ch".to_vec()), Value::Int(0)])
+        );
+    }
+    for (i, s) in subs.iter_mut().enumerate() {
+        assert!(
+            s.get_message().is_err(),
+            "beta's subscriber {i} heard something published in alpha"
+        );
+    }
+    // Beta's own view: its channel and pattern, not alpha's channel.
+    let mut b = conn(pb, None, Some("pb"));
+    assert_eq!(
+        cmd(&mut b, &["PUBSUB", "CHANNELS"]).expect("channels"),
+        Value::Array(vec![Value::BulkString(b"ch".to_vec())])
+    );
+    assert_eq!(
+        cmd(&mut b, &["PUBSUB", "NUMPAT"]).expect("numpat"),
+        Value::Int(1)
+    );
+    // And beta's own publishes do reach all three (so the silence above means something).
+    let mut b_door_pub = conn(front, Some("beta"), Some("pb"));
+    assert_eq!(
+        cmd(&mut b_door_pub, &["PUBLISH", "ch", "from-beta"]).expect("publish"),
+        Value::Int(3)
+    );
+    for (i, s) in subs.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let m = s
+            .get_message()
+            .unwrap_or_else(|e| panic!("subscriber {i}: {e}"));
+        assert_eq!(m.get_channel_name(), "ch");
+        assert_eq!(m.get_payload::<String>().expect("payload"), "from-beta");
+    }
+    a_sub.set_read_timeout(quiet).expect("timeout");
+    assert!(a_sub.get_message().is_err(), "alpha heard beta");
 }
 
 #[test]

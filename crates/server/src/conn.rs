@@ -145,6 +145,7 @@ async fn resume(std_stream: std::net::TcpStream, s: Session) {
 
 fn end(mut s: Session) {
     commands::multi::release(&s.inst, &mut s.client);
+    commands::pubsub::release(&s.inst, &mut s.client);
     flush_stats(&s.inst, &mut s.client);
     s.inst.unregister_client(s.client.info.id);
 }
@@ -153,8 +154,10 @@ fn end(mut s: Session) {
 /// it leaves the old instance's client list and statistics and joins the new one's
 /// with a new client id, keeping its name, protocol and library fields.
 fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
-    // Watches and an open transaction belong to the instance being left.
+    // Watches, an open transaction and subscriptions belong to the instance being left.
     commands::multi::release(inst, client);
+    commands::pubsub::release(inst, client);
+    client.subs = None;
     flush_stats(inst, client);
     inst.unregister_client(client.info.id);
     let old = &client.info;
@@ -206,9 +209,19 @@ async fn run(
                 rbuf.reserve(want);
             }
             let room = rbuf.capacity() - rbuf.len();
+            // A subscriber also wakes for messages queued while it is idle.
+            let outbox = client.subs.as_ref().map(|s| s.outbox.clone());
             let n = tokio::select! {
                 r = stream.read_buf(&mut rbuf) => r?,
                 _ = &mut killed => 0,
+                _ = wait_outbox(outbox.as_deref()) => {
+                    if let Some(ob) = &outbox {
+                        if !write_outbox(stream, inst, ob, killed.as_mut()).await? {
+                            return Ok(None);
+                        }
+                    }
+                    continue;
+                }
                 // Lines other connections queued (MONITOR) go out while this one idles.
                 _ = info.outbox.notified() => {
                     info.outbox.drain_into(out.buffer_mut());
@@ -216,6 +229,7 @@ async fn run(
                     continue;
                 }
             };
+            drop(outbox);
             if n == 0 || info.is_killed() {
                 return Ok(None);
             }
@@ -266,6 +280,11 @@ async fn run(
                     Ok(Decoded::Command { consumed }) => {
                         need = 0;
                         if dec.arg_count() > 0 {
+                            // Messages queued for this subscriber go out before the
+                            // reply to its next command.
+                            if let Some(s) = &client.subs {
+                                s.outbox.drain_into(&mut out);
+                            }
                             let mut argv = recycle(std::mem::take(&mut spare));
                             dec.args(buf, &mut argv);
                             dispatch(inst, client, &mut out, &argv);
@@ -277,8 +296,16 @@ async fn run(
                             let guard = LeaveLine(inst, &w);
                             // Replies before the blocking command go out first.
                             write_out(stream, inst, &mut out).await?;
-                            let outcome =
-                                wait_blocked(stream, &mut rbuf, inst, &w, killed.as_mut()).await?;
+                            let outbox = client.subs.as_ref().map(|s| s.outbox.clone());
+                            let outcome = wait_blocked(
+                                stream,
+                                &mut rbuf,
+                                inst,
+                                &w,
+                                outbox.as_deref(),
+                                killed.as_mut(),
+                            )
+                            .await?;
                             drop(guard);
                             match outcome {
                                 Some(Outcome::Served(reply)) => out.raw(&reply),
@@ -297,6 +324,9 @@ async fn run(
                         if client.close_after_reply || client.info.is_killed() {
                             close = true;
                             break;
+                        }
+                        if over_output_limit(inst, client, &out) {
+                            return Ok(None);
                         }
                         if out.len() >= FLUSH_AT {
                             write_out(stream, inst, &mut out).await?;
@@ -376,6 +406,7 @@ async fn wait_blocked(
     rbuf: &mut Vec<u8>,
     inst: &Instance,
     w: &Arc<Waiter>,
+    outbox: Option<&commands::pubsub::Outbox>,
     mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> std::io::Result<Option<Outcome>> {
     let sleep = tokio::time::sleep(match w.deadline {
@@ -403,6 +434,14 @@ async fn wait_blocked(
             _ = killed.as_mut() => {
                 return Ok(None);
             }
+            // A RESP3 subscriber blocked in BLPOP still gets its messages.
+            _ = wait_outbox(outbox) => {
+                if let Some(ob) = outbox {
+                    if !write_outbox(stream, inst, ob, killed.as_mut()).await? {
+                        return Ok(None);
+                    }
+                }
+            }
             r = stream.read_buf(rbuf) => {
                 let limit = inst.config.read().client_query_buffer_limit as usize;
                 match r {
@@ -420,6 +459,78 @@ async fn wait_blocked(
             return Ok(None);
         }
     }
+}
+
+/// Completes when the subscriber's outbox has something queued (never without one).
+async fn wait_outbox(outbox: Option<&commands::pubsub::Outbox>) {
+    match outbox {
+        Some(ob) => ob.notify.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Most frames one vectored write takes.
+const WRITE_BATCH: usize = 64;
+
+/// Writes everything queued in the outbox (vectored writes, the shared bytes as they
+/// are). Returns false when the client was killed meanwhile (its output-buffer limit,
+/// CLIENT KILL): a subscriber that stopped reading is not waited for.
+async fn write_outbox(
+    stream: &mut TcpStream,
+    inst: &Instance,
+    ob: &commands::pubsub::Outbox,
+    mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> std::io::Result<bool> {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        if ob.info.is_killed() {
+            return Ok(false);
+        }
+        batch.clear();
+        ob.peek(&mut batch, WRITE_BATCH);
+        if batch.is_empty() {
+            return Ok(true);
+        }
+        let slices: Vec<std::io::IoSlice<'_>> =
+            batch.iter().map(|b| std::io::IoSlice::new(b)).collect();
+        let n = tokio::select! {
+            r = stream.write_vectored(&slices) => r?,
+            _ = killed.as_mut() => return Ok(false),
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        drop(slices);
+        ob.consume(n);
+        inst.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
+    }
+}
+
+/// Redis's client-output-buffer-limit for the reply a command left pending: the
+/// `normal` class, or `pubsub` for a subscriber (its queued messages count too). A
+/// client over it is closed without its reply and counted.
+fn over_output_limit(inst: &Instance, client: &mut Client, out: &ReplyWriter) -> bool {
+    use commands::pubsub::ObufClass;
+    let (class, queued) = match &client.subs {
+        Some(s) if client.info.is_pubsub() => (ObufClass::PubSub, s.outbox.pending()),
+        _ => (ObufClass::Normal, 0),
+    };
+    let limit = inst.obuf_limits.get(class);
+    if limit.is_none() {
+        return false;
+    }
+    if !client.obuf_soft.over(out.len() + queued, &limit) {
+        return false;
+    }
+    inst.stats
+        .client_output_buffer_limit_disconnections
+        .fetch_add(1, Relaxed);
+    tracing::warn!(
+        client = client.info.id,
+        used = out.len() + queued,
+        "closing client for overcoming of output buffer limits"
+    );
+    true
 }
 
 async fn write_out(

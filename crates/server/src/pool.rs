@@ -463,6 +463,8 @@ fn cron_thread(pool: Weak<IoPool>) {
                     break;
                 }
             }
+            // Keys expired or evicted above, for keyspace notifications.
+            commands::pubsub::engine_events_background(inst);
             inst.latency_event("expire-cycle", cycle.elapsed());
         }
         drop(insts);

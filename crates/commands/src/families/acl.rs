@@ -49,8 +49,41 @@ fn setuser(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     let all_channels = ctx.inst.config.read().acl_pubsub_default_all;
     match ctx.inst.acl.set_user(&name, rules, all_channels) {
-        Ok(()) => ctx.out.ok(),
+        Ok(()) => {
+            kill_pubsub_clients_if_needed(ctx, &name);
+            ctx.out.ok()
+        }
         Err((i, why)) => ctx.error(&errors::acl_setuser(rules[i], why)),
+    }
+}
+
+/// Closes the connections of `name` subscribed to a channel or pattern the user may no
+/// longer use, as Redis's ACL SETUSER does.
+fn kill_pubsub_clients_if_needed(ctx: &mut Ctx, name: &str) {
+    let Some(u) = ctx.inst.acl.user(name) else {
+        return;
+    };
+    if u.allchannels {
+        return;
+    }
+    let me = ctx.client.id();
+    let clients: Vec<_> = ctx.inst.clients.lock().values().cloned().collect();
+    for c in clients {
+        if *c.user.lock() != name || !c.is_pubsub() {
+            continue;
+        }
+        let lost = c
+            .subscribed
+            .lock()
+            .iter()
+            .any(|(pattern, n)| !u.channel_allowed(n, *pattern));
+        if lost {
+            if c.id == me {
+                ctx.client.close_after_reply = true;
+            } else {
+                c.kill();
+            }
+        }
     }
 }
 
@@ -214,6 +247,10 @@ fn dryrun(ctx: &mut Ctx, argv: &[&[u8]]) {
         )),
         Err(Denied::Key(i)) => ctx.out.bulk_str(&format!(
             "This user has no permissions to access the '{}' key",
+            String::from_utf8_lossy(cmd[i])
+        )),
+        Err(Denied::Channel(i)) => ctx.out.bulk_str(&format!(
+            "This user has no permissions to access the '{}' channel",
             String::from_utf8_lossy(cmd[i])
         )),
     }

@@ -11,6 +11,7 @@ use engine::{Str, Value};
 use super::util::{eq_ic, new_entry, parse_i64, str_of, str_of_mut, touches};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -248,7 +249,10 @@ fn setbit(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         old
     });
     match r {
-        Ok(old) => ctx.out.int(i64::from(old)),
+        Ok(old) => {
+            ctx.notify(class::STRING, "setbit", argv[1]);
+            ctx.out.int(i64::from(old))
+        }
         Err(()) => ctx.error(errors::WRONGTYPE),
     }
 }
@@ -479,7 +483,9 @@ fn bitop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let dest = argv[2];
     let len = acc.len();
     if len == 0 {
-        ctx.ks.remove(db, dest, now);
+        if ctx.ks.remove(db, dest, now).is_some() {
+            ctx.notify(class::GENERIC, "del", dest);
+        }
     } else {
         acc.shrink_to_fit();
         ctx.ks.insert(
@@ -487,6 +493,7 @@ fn bitop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             new_entry(dest, Value::Str(Str::raw(acc)), &ctx.access),
             now,
         );
+        ctx.notify(class::STRING, "set", dest);
     }
     ctx.out.int(len as i64);
 }
@@ -825,6 +832,8 @@ fn bitfield_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], ro: bool) {
     let min_len = (highest >> 3) as usize + 1;
     if write_bits(ctx, argv[1], min_len, |b, out| run_fields(out, b, &ops)).is_err() {
         ctx.error(errors::WRONGTYPE);
+    } else {
+        ctx.notify(class::STRING, "setbit", argv[1]);
     }
 }
 

@@ -40,6 +40,16 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
 }
 
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) {
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if !ctx.out.is_resp3() && crate::pubsub::subscribed(ctx.client) {
+        if argv.len() > 2 {
+            return ctx.error(&errors::wrong_arity("ping"));
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(argv.get(1).copied().unwrap_or(b""));
+        return;
+    }
     match argv.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(argv[1]),
@@ -58,6 +68,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) {
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     crate::multi::discard(ctx.inst, ctx.client);
+    crate::pubsub::release(ctx.inst, ctx.client);
     if ctx.client.info.monitor.swap(false, Relaxed) {
         ctx.inst.diag.monitors.remove(ctx.client.info.id);
         ctx.client.info.outbox.clear();
@@ -80,6 +91,9 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     }
     ctx.out.set_protocol(Protocol::Resp2);
     c.info.resp.store(2, Relaxed);
+    if let Some(s) = &c.subs {
+        s.outbox.set_resp3(false);
+    }
     ctx.out.simple("RESET");
 }
 
@@ -246,6 +260,9 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
             .info
             .resp
             .store(if p == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
+        if let Some(s) = &ctx.client.subs {
+            s.outbox.set_resp3(p == Protocol::Resp3);
+        }
     }
     let out = &mut *ctx.out;
     out.map(7);
@@ -340,12 +357,15 @@ fn client_setinfo(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.out.ok();
 }
 
-/// CLIENT LIST `flags`, in Redis's order: `x` in MULTI, `b` blocked, `d` a watched
-/// key was modified; `N` when none.
+/// CLIENT LIST `flags`, in Redis's order: `P` subscribed, `x` in MULTI, `b` blocked,
+/// `d` a watched key was modified; `N` when none.
 fn flags(info: &ClientInfo) -> String {
     let mut f = String::new();
     if info.monitor.load(Relaxed) {
         f.push('O');
+    }
+    if info.is_pubsub() {
+        f.push('P');
     }
     if info.multi.load(Relaxed) >= 0 {
         f.push('x');
@@ -372,7 +392,7 @@ pub fn client_line(info: &ClientInfo) -> String {
     };
     let qbuf = info.qbuf.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         info.id,
         info.addr,
         info.laddr,
@@ -382,9 +402,13 @@ pub fn client_line(info: &ClientInfo) -> String {
         info.idle_secs(),
         flags(info),
         info.db.load(Relaxed),
+        info.sub.load(Relaxed),
+        info.psub.load(Relaxed),
+        info.ssub.load(Relaxed),
         info.multi.load(Relaxed),
         qbuf,
         16384usize.saturating_sub(qbuf),
+        info.oll.load(Relaxed),
         info.omem.load(Relaxed) + info.outbox.len(),
         16384 + qbuf + info.omem.load(Relaxed) + info.outbox.len(),
         cmd,
@@ -395,14 +419,16 @@ pub fn client_line(info: &ClientInfo) -> String {
 
 fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut ids: Option<Vec<u64>> = None;
+    // None: any client; Some(true): subscribers only; Some(false): normal clients.
+    let mut pubsub: Option<bool> = None;
     let mut i = 2;
     while i < argv.len() {
         if argv[i].eq_ignore_ascii_case(b"TYPE") && i + 1 < argv.len() {
             let t = argv[i + 1].to_ascii_lowercase();
             match t.as_slice() {
-                // Every MiniRedis client is a normal client for now.
-                b"normal" => {}
-                b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
+                b"normal" => pubsub = Some(false),
+                b"pubsub" => pubsub = Some(true),
+                b"master" | b"replica" | b"slave" => ids = Some(Vec::new()),
                 _ => {
                     return ctx.error(&format!(
                         "ERR Unknown client type '{}'",
@@ -430,6 +456,9 @@ fn client_list(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut text = String::new();
     for c in infos {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        if pubsub.is_some_and(|p| p != c.is_pubsub()) {
             continue;
         }
         text.push_str(&client_line(&c));
@@ -465,7 +494,9 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut user = None;
     let mut maxage = None;
     let mut skipme = true;
-    let mut kind_normal = true;
+    // None: any type; Some(true): subscribers; Some(false): normal clients.
+    let mut kind: Option<bool> = None;
+    let mut kind_known = true;
     let mut i = 2;
     while i < argv.len() {
         if i + 1 >= argv.len() {
@@ -485,8 +516,9 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
                 _ => return ctx.error(errors::NOT_INTEGER),
             },
             b"type" => match val.to_ascii_lowercase().as_slice() {
-                b"normal" => kind_normal = true,
-                b"master" | b"replica" | b"slave" | b"pubsub" => kind_normal = false,
+                b"normal" => kind = Some(false),
+                b"pubsub" => kind = Some(true),
+                b"master" | b"replica" | b"slave" => kind_known = false,
                 _ => {
                     return ctx.error(&format!(
                         "ERR Unknown client type '{}'",
@@ -505,7 +537,8 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     let mut killed = 0;
     for c in &infos {
-        let matches = kind_normal
+        let matches = kind_known
+            && kind.is_none_or(|k| k == c.is_pubsub())
             && id.is_none_or(|x| x == c.id)
             && addr.as_ref().is_none_or(|a| *a == c.addr)
             && laddr.as_ref().is_none_or(|a| *a == c.laddr)

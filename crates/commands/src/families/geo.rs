@@ -1067,7 +1067,9 @@ fn radius_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], src_at: usize, flags: u
     if !exists {
         match storekey {
             Some(k) => {
-                ctx.ks.remove(db, k, now);
+                if ctx.ks.remove(db, k, now).is_some() {
+                    ctx.notify(crate::pubsub::class::GENERIC, "del", k);
+                }
                 ctx.out.int(0);
             }
             None => ctx.out.array(0),
@@ -1156,10 +1158,18 @@ fn radius_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], src_at: usize, flags: u
                 .collect();
             let z = build(items, &limits(ctx));
             if n == 0 {
-                ctx.ks.remove(db, dst, now);
+                if ctx.ks.remove(db, dst, now).is_some() {
+                    ctx.notify(crate::pubsub::class::GENERIC, "del", dst);
+                }
             } else {
                 let e = super::util::new_entry(dst, engine::Value::ZSet(z), &ctx.access);
                 ctx.ks.insert(db, e, now);
+                let event = if search {
+                    "geosearchstore"
+                } else {
+                    "georadiusstore"
+                };
+                ctx.notify(crate::pubsub::class::ZSET, event, dst);
             }
             ctx.out.int(n as i64);
         }

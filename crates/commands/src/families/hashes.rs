@@ -15,6 +15,7 @@ use super::collection::{self, bulk, Look};
 use super::util::{eq_ic, glob_match, parse_cursor, parse_i64, LongDouble};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -101,8 +102,14 @@ fn hset_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], name: &str) {
             .filter(|p| h.set(p[0], p[1], &lim))
             .count()
     }) {
-        Look::Found(created) if name == "hset" => ctx.out.int(created as i64),
-        Look::Found(_) => ctx.out.ok(),
+        Look::Found(created) if name == "hset" => {
+            ctx.notify(class::HASH, "hset", argv[1]);
+            ctx.out.int(created as i64)
+        }
+        Look::Found(_) => {
+            ctx.notify(class::HASH, "hset", argv[1]);
+            ctx.out.ok()
+        }
         _ => ctx.error(errors::WRONGTYPE),
     }
 }
@@ -111,7 +118,12 @@ fn hset_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], name: &str) {
 fn hsetnx(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let lim = limits(ctx);
     match write(ctx, argv[1], true, |h, _| h.set_nx(argv[2], argv[3], &lim)) {
-        Look::Found(added) => ctx.out.int(i64::from(added)),
+        Look::Found(added) => {
+            if added {
+                ctx.notify(class::HASH, "hset", argv[1]);
+            }
+            ctx.out.int(i64::from(added))
+        }
         _ => ctx.error(errors::WRONGTYPE),
     }
 }
@@ -131,7 +143,16 @@ fn hdel(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         n
     }) {
-        Look::Found(n) => ctx.out.int(n),
+        Look::Found(n) => {
+            if n > 0 {
+                ctx.notify(class::HASH, "hdel", argv[1]);
+                let (db, now) = (ctx.db(), ctx.now_ms);
+                if !ctx.ks.exists(db, argv[1], now) {
+                    ctx.notify(class::GENERIC, "del", argv[1]);
+                }
+            }
+            ctx.out.int(n)
+        }
         Look::Missing => ctx.out.int(0),
         Look::WrongType => ctx.error(errors::WRONGTYPE),
     }
@@ -158,7 +179,7 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Ok(())
     });
     match r {
-        Look::Found(Ok(())) => {}
+        Look::Found(Ok(())) => ctx.notify(class::HASH, "hincrby", argv[1]),
         Look::Found(Err(msg)) => ctx.error(msg),
         _ => ctx.error(errors::WRONGTYPE),
     }
@@ -189,7 +210,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Ok(())
     });
     match r {
-        Look::Found(Ok(())) => {}
+        Look::Found(Ok(())) => ctx.notify(class::HASH, "hincrbyfloat", argv[1]),
         Look::Found(Err(msg)) => ctx.error(msg),
         _ => ctx.error(errors::WRONGTYPE),
     }

@@ -12,6 +12,7 @@ use super::util::{eq_ic, new_entry, touches};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::hll::{self, REGISTERS};
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -75,7 +76,12 @@ fn pfadd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
     };
     match found {
-        Some(Ok(updated)) => ctx.out.int(i64::from(updated)),
+        Some(Ok(updated)) => {
+            if updated {
+                ctx.notify(class::STRING, "pfadd", key);
+            }
+            ctx.out.int(i64::from(updated))
+        }
         Some(Err(e)) => ctx.error(e),
         None => {
             let mut s = hll::new_sparse();
@@ -89,6 +95,7 @@ fn pfadd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 new_entry(key, Value::Str(Str::raw(s)), &ctx.access),
                 now,
             );
+            ctx.notify(class::STRING, "pfadd", key);
             ctx.out.int(1);
         }
     }
@@ -194,7 +201,10 @@ fn pfmerge(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
     };
     match r {
-        Ok(()) => ctx.out.ok(),
+        Ok(()) => {
+            ctx.notify(class::STRING, "pfadd", argv[1]);
+            ctx.out.ok()
+        }
         Err(e) => ctx.error(e),
     }
 }

@@ -10,6 +10,7 @@ use super::util::{
 };
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -67,6 +68,7 @@ fn del(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let mut n = 0;
     for &k in &argv[1..] {
         if ctx.ks.remove(db, k, now).is_some() {
+            ctx.notify(class::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -83,6 +85,7 @@ fn unlink(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     for &k in &argv[1..] {
         if let Some(e) = ctx.ks.remove(db, k, now) {
             gone.push(e);
+            ctx.notify(class::GENERIC, "del", k);
         }
     }
     ctx.out.int(gone.len() as i64);
@@ -240,6 +243,8 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], nx: bool) {
             e.key = dst.into();
             ctx.ks.insert(db, e, now);
             put_tags(ctx, db, dst, &tags);
+            ctx.notify(class::GENERIC, "rename_from", src);
+            ctx.notify(class::GENERIC, "rename_to", dst);
             return if nx { ctx.out.int(1) } else { ctx.out.ok() };
         }
     }
@@ -328,6 +333,7 @@ fn copy(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     );
     // The copy carries the source's tags, as it carries its TTL.
     put_tags(ctx, dst_db, dst, &tags);
+    ctx.notify_db(class::GENERIC, "copy_to", dst, dst_db);
     ctx.out.int(1);
 }
 
@@ -358,6 +364,8 @@ fn move_cmd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Some(e) => {
             ctx.ks.insert(dst_db, e, now);
             put_tags(ctx, dst_db, key, &tags);
+            ctx.notify(class::GENERIC, "move_from", key);
+            ctx.notify_db(class::GENERIC, "move_to", key, dst_db);
             ctx.out.int(1);
         }
         None => ctx.out.int(0),
@@ -560,6 +568,9 @@ fn expire_generic(
     };
     if applied && past {
         ctx.ks.remove(db, key, now);
+        ctx.notify(class::GENERIC, "del", key);
+    } else if applied {
+        ctx.notify(class::GENERIC, "expire", key);
     }
     ctx.out.int(1);
 }
@@ -620,6 +631,9 @@ fn persist(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             had
         }
     };
+    if removed {
+        ctx.notify(class::GENERIC, "persist", argv[1]);
+    }
     ctx.out.int(i64::from(removed));
 }
 

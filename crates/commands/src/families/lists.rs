@@ -13,6 +13,7 @@ use super::util::{eq_ic, new_entry, parse_i64, touches};
 use crate::blocking::{timeout_secs, Block, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -111,13 +112,24 @@ enum Step {
     Fail(&'static str),
 }
 
-/// Finishes a write: the error, or the deletion of a list left empty.
-fn finish(ctx: &mut Ctx<'_, '_>, key: &[u8], step: Step, on_missing: impl FnOnce(&mut Ctx)) {
+/// Finishes a write: the error, or the deletion of a list left empty, telling keyspace subscribers `event` when the write was done (and `del`
+/// when it emptied the list).
+fn finish_ev(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    step: Step,
+    event: Option<&str>,
+    on_missing: impl FnOnce(&mut Ctx),
+) {
     match step {
         Step::Done { empty } => {
+            if let Some(ev) = event {
+                ctx.notify(class::LIST, ev, key);
+            }
             if empty {
                 let (db, now) = (ctx.db(), ctx.now_ms);
                 ctx.ks.remove(db, key, now);
+                ctx.notify(class::GENERIC, "del", key);
             }
         }
         Step::Missing => on_missing(ctx),
@@ -209,7 +221,11 @@ fn push_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End, existing_only: 
             }
         }
     };
-    finish(ctx, key, step, |ctx| {
+    let event = match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    };
+    finish_ev(ctx, key, step, Some(event), |ctx| {
         if existing_only {
             return ctx.out.int(0);
         }
@@ -220,6 +236,7 @@ fn push_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End, existing_only: 
         ctx.out.int(l.len() as i64);
         let entry = new_entry(key, Value::List(Box::new(l)), &ctx.access);
         ctx.ks.insert(db, entry, now);
+        ctx.notify(class::LIST, event, key);
     });
 }
 
@@ -249,6 +266,7 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End, name: &str) {
         },
     };
     let (db, now, key) = (ctx.db(), ctx.now_ms, argv[1]);
+    let mut popped = false;
     let step = match ctx.ks.get_for_write(db, key, now) {
         None => Step::Missing,
         Some(mut e) => {
@@ -259,10 +277,11 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End, name: &str) {
                     let out = &mut *ctx.out;
                     match count {
                         None => {
-                            pop_with(l, end, |v| out.bulk(v));
+                            popped = pop_with(l, end, |v| out.bulk(v)).is_some();
                         }
                         Some(n) => {
                             let n = n.min(l.len());
+                            popped = n > 0;
                             out.array(n);
                             for _ in 0..n {
                                 pop_with(l, end, |v| out.bulk(v));
@@ -276,7 +295,11 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], end: End, name: &str) {
             }
         }
     };
-    finish(ctx, key, step, |ctx| match count {
+    let event = popped.then_some(match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    });
+    finish_ev(ctx, key, step, event, |ctx| match count {
         None => ctx.out.null(),
         Some(_) => ctx.out.null_array(),
     });
@@ -324,7 +347,11 @@ fn mpop_core(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: End, count: Option<usiz
                 }
             }
         };
-        finish(ctx, key, step, |_| {});
+        let event = match end {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        };
+        finish_ev(ctx, key, step, Some(event), |_| {});
         return true;
     }
     false
@@ -584,7 +611,9 @@ fn lset(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         out.ok();
         Ok(())
     });
-    finish(ctx, argv[1], step, |ctx| ctx.error(errors::NO_SUCH_KEY));
+    finish_ev(ctx, argv[1], step, Some("lset"), |ctx| {
+        ctx.error(errors::NO_SUCH_KEY)
+    });
 }
 
 /// LINSERT key BEFORE|AFTER pivot element
@@ -597,9 +626,11 @@ fn linsert(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         return ctx.error(errors::SYNTAX);
     };
     let (pivot, ele) = (argv[3], argv[4]);
+    let mut inserted = false;
     let step = write_list(ctx, argv[1], |out, l| {
         match l.iter().position(|v| v == pivot) {
             Some(i) => {
+                inserted = true;
                 l.insert(if after { i + 1 } else { i }, ele);
                 out.int(l.len() as i64);
             }
@@ -607,7 +638,8 @@ fn linsert(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         Ok(())
     });
-    finish(ctx, argv[1], step, |ctx| ctx.out.int(0));
+    let event = inserted.then_some("linsert");
+    finish_ev(ctx, argv[1], step, event, |ctx| ctx.out.int(0));
 }
 
 /// LREM key count element
@@ -615,13 +647,16 @@ fn lrem(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let Some(count) = parse_i64(argv[2]) else {
         return ctx.error(errors::NOT_INTEGER);
     };
+    let mut any = false;
     let step = write_list(ctx, argv[1], |out, l| {
         let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
         let removed = l.remove_matching(argv[3], n, count < 0);
+        any = removed > 0;
         out.int(removed as i64);
         Ok(())
     });
-    finish(ctx, argv[1], step, |ctx| ctx.out.int(0));
+    let event = any.then_some("lrem");
+    finish_ev(ctx, argv[1], step, event, |ctx| ctx.out.int(0));
 }
 
 /// LTRIM key start stop
@@ -641,7 +676,7 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         out.ok();
         Ok(())
     });
-    finish(ctx, argv[1], step, |ctx| ctx.out.ok());
+    finish_ev(ctx, argv[1], step, Some("ltrim"), |ctx| ctx.out.ok());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -657,7 +692,7 @@ fn move_core(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from: End, to: End) 
     let popped = match ctx.ks.get_for_write(db, src, now) {
         None => return false,
         Some(mut e) => match list_of_mut(&mut e.value) {
-            None => Err(()),
+            None => Err(None),
             Some(l) if same => {
                 // Rotation within one list: pop and push under one borrow.
                 let v = pop_with(l, from, |v| v.to_vec());
@@ -666,11 +701,20 @@ fn move_core(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from: End, to: End) 
                     ctx.out.bulk(v);
                 }
                 e.touch(&ctx.access);
-                return true;
+                Err(Some(v.is_some()))
             }
             Some(_) => Ok(()),
         },
     };
+    match popped {
+        Err(Some(true)) => {
+            ctx.notify(class::LIST, end_push_event(to), src);
+            ctx.notify(class::LIST, end_pop_event(from), src);
+            return true;
+        }
+        Err(Some(false)) => return true,
+        _ => {}
+    }
     if popped.is_err() {
         ctx.error(errors::WRONGTYPE);
         return true;
@@ -704,9 +748,6 @@ fn move_core(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from: End, to: End) 
         ctx.out.null();
         return true;
     };
-    if src_empty {
-        ctx.ks.remove(db, src, now);
-    }
     let pushed = match ctx.ks.get_for_write(db, dst, now) {
         Some(mut e) => {
             e.touch(&ctx.access);
@@ -726,8 +767,29 @@ fn move_core(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from: End, to: End) 
         let entry = new_entry(dst, Value::List(Box::new(l)), &ctx.access);
         ctx.ks.insert(db, entry, now);
     }
+    // Redis's order: the push, the pop, then the emptied source's deletion.
+    ctx.notify(class::LIST, end_push_event(to), dst);
+    ctx.notify(class::LIST, end_pop_event(from), src);
+    if src_empty {
+        ctx.ks.remove(db, src, now);
+        ctx.notify(class::GENERIC, "del", src);
+    }
     ctx.out.bulk(&value);
     true
+}
+
+fn end_push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn end_pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT

@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -40,6 +41,7 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
     v.extend(hyperloglog::handlers());
     v.extend(keys::handlers());
     v.extend(lists::handlers());
+    v.extend(pubsub::handlers());
     v.extend(scripting::handlers());
     v.extend(server::handlers());
     v.extend(sets::handlers());

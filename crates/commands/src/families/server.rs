@@ -179,7 +179,7 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
         };
         let _ = write!(
             o,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
             s.total_connections_received.load(Relaxed),
             s.total_commands_processed.load(Relaxed),
             inst.ops_per_sec(),
@@ -190,9 +190,13 @@ pub fn render_info(inst: &Instance, ks: &engine::Locked<'_>, wanted: &[String]) 
             ks.evicted_keys,
             ks.keyspace_hits,
             ks.keyspace_misses,
+            inst.pubsub.channel_count(),
+            inst.pubsub.pattern_count(),
+            inst.pubsub.shard_channel_count(),
             s.total_error_replies.load(Relaxed),
             s.unexpected_error_replies.load(Relaxed),
             s.client_query_buffer_limit_disconnections.load(Relaxed),
+            s.client_output_buffer_limit_disconnections.load(Relaxed),
         );
     }
     if want("replication") {

@@ -21,6 +21,7 @@ use super::hashes::{scan_options, scan_reply};
 use super::util::{eq_ic, glob_match, new_entry, parse_cursor, parse_i64, touches};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -114,7 +115,12 @@ fn sadd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     match write(ctx, argv[1], true, |s, _| {
         members.iter().filter(|m| s.add(m, max)).count()
     }) {
-        Look::Found(n) => ctx.out.int(n as i64),
+        Look::Found(n) => {
+            if n > 0 {
+                ctx.notify(class::SET, "sadd", argv[1]);
+            }
+            ctx.out.int(n as i64)
+        }
         _ => ctx.error(errors::WRONGTYPE),
     }
 }
@@ -134,9 +140,25 @@ fn srem(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         n
     }) {
-        Look::Found(n) => ctx.out.int(n),
+        Look::Found(n) => {
+            if n > 0 {
+                removed_event(ctx, "srem", argv[1]);
+            }
+            ctx.out.int(n)
+        }
         Look::Missing => ctx.out.int(0),
         Look::WrongType => ctx.error(errors::WRONGTYPE),
+    }
+}
+
+/// After a removal from the set at `key`: `event`, and `del` if it is gone.
+fn removed_event(ctx: &mut Ctx<'_, '_>, event: &str, key: &[u8]) {
+    ctx.notify(class::SET, event, key);
+    if ctx.inst.notify_flags() != 0 {
+        let (db, now) = (ctx.db(), ctx.now_ms);
+        if !ctx.ks.exists(db, key, now) {
+            ctx.notify(class::GENERIC, "del", key);
+        }
     }
 }
 
@@ -196,8 +218,14 @@ fn smove(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     ) {
         return ctx.out.int(0);
     }
+    removed_event(ctx, "srem", src);
     let max = max_intset(ctx);
-    write(ctx, dst, true, |s, _| s.add(member, max));
+    if matches!(
+        write(ctx, dst, true, |s, _| s.add(member, max)),
+        Look::Found(true)
+    ) {
+        ctx.notify(class::SET, "sadd", dst);
+    }
     ctx.out.int(1);
 }
 
@@ -267,7 +295,7 @@ fn spop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             let i = rand::thread_rng().gen_range(0..s.len());
             out.bulk(&s.remove_at(i));
         }) {
-            Look::Found(()) => {}
+            Look::Found(()) => removed_event(ctx, "spop", argv[1]),
             Look::Missing => ctx.out.null(),
             Look::WrongType => ctx.error(errors::WRONGTYPE),
         };
@@ -282,7 +310,7 @@ fn spop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             // The whole set: reply with it, and the key goes.
             reply_members(out, s);
             *s = Set::new();
-            return;
+            return Some("del");
         }
         out.set(count as usize);
         let mut rng = rand::thread_rng();
@@ -290,8 +318,16 @@ fn spop(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             let i = rng.gen_range(0..s.len());
             out.bulk(&s.remove_at(i));
         }
+        (count > 0).then_some("spop")
     }) {
-        Look::Found(()) => {}
+        // Redis tells "spop" for any count > 0, then "del" when the whole set went.
+        Look::Found(Some(ev)) => {
+            ctx.notify(class::SET, "spop", argv[1]);
+            if ev == "del" {
+                ctx.notify(class::GENERIC, "del", argv[1]);
+            }
+        }
+        Look::Found(None) => {}
         Look::Missing => ctx.out.set(0),
         Look::WrongType => ctx.error(errors::WRONGTYPE),
     }
@@ -437,13 +473,16 @@ fn build(members: impl IntoIterator<Item = Member>, max: usize) -> Set {
 
 /// Replaces `dst` with `result` (or deletes it when `result` is empty) and replies with
 /// the result's size.
-fn store(ctx: &mut Ctx<'_, '_>, dst: &[u8], result: Set) {
+fn store(ctx: &mut Ctx<'_, '_>, dst: &[u8], result: Set, event: &str) {
     let (db, now) = (ctx.db(), ctx.now_ms);
     let n = result.len();
-    ctx.ks.remove(db, dst, now);
+    let existed = ctx.ks.remove(db, dst, now).is_some();
     if n > 0 {
         ctx.ks
             .insert(db, new_entry(dst, Value::Set(result), &ctx.access), now);
+        ctx.notify(class::SET, event, dst);
+    } else if existed {
+        ctx.notify(class::GENERIC, "del", dst);
     }
     ctx.out.int(n as i64);
 }
@@ -475,7 +514,7 @@ fn sinterstore(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         None => Vec::new(),
     };
     let set = build(result, max_intset(ctx));
-    store(ctx, argv[1], set);
+    store(ctx, argv[1], set, "sinterstore");
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
@@ -560,7 +599,12 @@ fn union_or_diff_reply(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], diff: bool) {
 
 fn union_or_diff_store(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], diff: bool) {
     match union_or_diff(ctx, &argv[2..], diff, true) {
-        Some(s) => store(ctx, argv[1], s),
+        Some(s) => store(
+            ctx,
+            argv[1],
+            s,
+            if diff { "sdiffstore" } else { "sunionstore" },
+        ),
         None => ctx.error(errors::WRONGTYPE),
     }
 }

@@ -17,6 +17,7 @@ use super::util::{eq_ic, new_entry, parse_i64, touches};
 use crate::blocking::{self, Block, OnTimeout, ANY_KIND};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -382,15 +383,26 @@ fn xadd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
         let fields = &argv[a.fields_at..];
         let (db, now, key) = (ctx.db(), ctx.now_ms, argv[1]);
-        if let Some(mut e) = ctx.ks.get_for_write(db, key, now) {
-            let s = stream_of_mut(&mut e.value)?;
-            let id = xadd_id(s, &a.id, now)?;
-            s.append(id, fields);
-            reply_id(ctx.out, id);
-            if let Some(how) = a.trim {
-                s.trim(how, a.approx, a.limit);
+        let existing = match ctx.ks.get_for_write(db, key, now) {
+            Some(mut e) => {
+                let s = stream_of_mut(&mut e.value)?;
+                let id = xadd_id(s, &a.id, now)?;
+                s.append(id, fields);
+                reply_id(ctx.out, id);
+                let mut trimmed = 0;
+                if let Some(how) = a.trim {
+                    trimmed = s.trim(how, a.approx, a.limit);
+                }
+                e.touch(&ctx.access);
+                Some(trimmed)
             }
-            e.touch(&ctx.access);
+            None => None,
+        };
+        if let Some(trimmed) = existing {
+            ctx.notify(class::STREAM, "xadd", key);
+            if trimmed > 0 {
+                ctx.notify(class::STREAM, "xtrim", key);
+            }
             return Ok(());
         }
         if a.nomkstream {
@@ -401,11 +413,16 @@ fn xadd(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         let id = xadd_id(&s, &a.id, now)?;
         s.append(id, fields);
         reply_id(ctx.out, id);
+        let mut trimmed = 0;
         if let Some(how) = a.trim {
-            s.trim(how, a.approx, a.limit);
+            trimmed = s.trim(how, a.approx, a.limit);
         }
         let entry = new_entry(key, Value::Stream(Box::new(s)), &ctx.access);
         ctx.ks.insert(db, entry, now);
+        ctx.notify(class::STREAM, "xadd", key);
+        if trimmed > 0 {
+            ctx.notify(class::STREAM, "xtrim", key);
+        }
         Ok(())
     });
 }
@@ -422,6 +439,9 @@ fn xtrim(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             None => 0,
             Some(mut e) => stream_of_mut(&mut e.value)?.trim(how, a.approx, a.limit),
         };
+        if n > 0 {
+            ctx.notify(class::STREAM, "xtrim", argv[1]);
+        }
         ctx.out.int(n as i64);
         Ok(())
     });
@@ -512,6 +532,10 @@ fn xdel(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             .collect::<Result<Vec<_>, _>>()?;
         let s = stream_of_mut(&mut e.value)?;
         let n = ids.into_iter().filter(|&id| s.delete(id)).count();
+        drop(e);
+        if n > 0 {
+            ctx.notify(class::STREAM, "xdel", argv[1]);
+        }
         ctx.out.int(n as i64);
         Ok(())
     });
@@ -563,6 +587,8 @@ fn xsetid(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         if !max_xdel.is_zero() {
             s.set_max_deleted_id(max_xdel);
         }
+        drop(e);
+        ctx.notify(class::STREAM, "xsetid", argv[1]);
         ctx.out.ok();
         Ok(())
     });
@@ -696,6 +722,7 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
 
         let mut served = 0usize;
+        let mut created: Vec<&[u8]> = Vec::new();
         let mut body = ReplyWriter::new(ctx.out.protocol());
         for (i, key) in r.keys.iter().enumerate() {
             let Some(mut e) = ctx.ks.get(db, key, now) else {
@@ -720,7 +747,9 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                     let Some(start) = start else {
                         continue;
                     };
-                    g.touch_consumer(consumer, now);
+                    if g.touch_consumer(consumer, now) {
+                        created.push(key);
+                    }
                     served += 1;
                     if !resp3 {
                         body.array(2);
@@ -758,6 +787,9 @@ fn xread(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 ctx.out.map(served);
             } else {
                 ctx.out.array(served);
+            }
+            for key in created {
+                ctx.notify(class::STREAM, "xgroup-createconsumer", key);
             }
             ctx.out.raw(body.as_bytes());
             return Ok(());
@@ -927,18 +959,17 @@ fn xgroup(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             if has_group {
                 return Err(errors::STREAM_BUSYGROUP.into());
             }
-            match entry.as_mut() {
-                Some(e) => {
-                    stream_of_mut(&mut e.value)?.create_group(name, id, entries_read);
-                }
-                None => {
-                    drop(entry);
-                    let mut s = Stream::new();
-                    s.create_group(name, id, entries_read);
-                    let e = new_entry(key, Value::Stream(Box::new(s)), &ctx.access);
-                    ctx.ks.insert(db, e, now);
-                }
+            if let Some(e) = entry.as_mut() {
+                stream_of_mut(&mut e.value)?.create_group(name, id, entries_read);
+                drop(entry);
+            } else {
+                drop(entry);
+                let mut s = Stream::new();
+                s.create_group(name, id, entries_read);
+                let e = new_entry(key, Value::Stream(Box::new(s)), &ctx.access);
+                ctx.ks.insert(db, e, now);
             }
+            ctx.notify(class::STREAM, "xgroup-create", key);
             ctx.out.ok();
         } else if is(b"setid") && (n == 5 || n == 7) {
             let Some(e) = entry.as_mut() else {
@@ -954,12 +985,18 @@ fn xgroup(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 g.last_id = id;
                 g.entries_read = entries_read;
             }
+            drop(entry);
+            ctx.notify(class::STREAM, "xgroup-setid", key);
             ctx.out.ok();
         } else if is(b"destroy") && n == 4 {
             let destroyed = match entry.as_mut() {
                 Some(e) => stream_of_mut(&mut e.value)?.destroy_group(name),
                 None => false,
             };
+            drop(entry);
+            if destroyed {
+                ctx.notify(class::STREAM, "xgroup-destroy", key);
+            }
             ctx.out.int(i64::from(destroyed));
         } else if is(b"createconsumer") && n == 5 {
             let created = match entry.as_mut() {
@@ -968,16 +1005,23 @@ fn xgroup(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                     .is_some_and(|mut g| g.create_consumer(argv[4], now)),
                 None => false,
             };
+            drop(entry);
+            if created {
+                ctx.notify(class::STREAM, "xgroup-createconsumer", key);
+            }
             ctx.out.int(i64::from(created));
         } else if is(b"delconsumer") && n == 5 {
             let pending = match entry.as_mut() {
                 Some(e) => stream_of_mut(&mut e.value)?
                     .group_mut(name)
-                    .and_then(|mut g| g.delete_consumer(argv[4]))
-                    .unwrap_or(0),
-                None => 0,
+                    .and_then(|mut g| g.delete_consumer(argv[4])),
+                None => None,
             };
-            ctx.out.int(pending as i64);
+            drop(entry);
+            if pending.is_some() {
+                ctx.notify(class::STREAM, "xgroup-delconsumer", key);
+            }
+            ctx.out.int(pending.unwrap_or(0) as i64);
         } else {
             return Err(subcommand_syntax(argv).into());
         }
@@ -1234,7 +1278,16 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 None => continue,
             };
             if !consumer_ready {
-                g.touch_consumer(consumer, now);
+                if g.touch_consumer(consumer, now) {
+                    crate::pubsub::notify_parts(
+                        ctx.inst,
+                        ctx.client,
+                        ctx.out,
+                        class::STREAM,
+                        "xgroup-createconsumer",
+                        key,
+                    );
+                }
                 consumer_ready = true;
             }
             let old_count = g.pel().get(&id).map(|p| p.delivery_count).unwrap_or(1);
@@ -1340,7 +1393,16 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 continue;
             }
             if !consumer_ready {
-                g.touch_consumer(consumer, now);
+                if g.touch_consumer(consumer, now) {
+                    crate::pubsub::notify_parts(
+                        ctx.inst,
+                        ctx.client,
+                        ctx.out,
+                        class::STREAM,
+                        "xgroup-createconsumer",
+                        key,
+                    );
+                }
                 consumer_ready = true;
             }
             let old = g.pel().get(&id).map(|p| p.delivery_count).unwrap_or(1);

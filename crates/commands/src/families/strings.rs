@@ -10,6 +10,7 @@ use engine::{Access, Entry, EntryMut, Locked, Str, Value};
 use super::util::{eq_ic, new_entry, parse_i64, str_of, str_of_mut, touches, LongDouble};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -309,6 +310,10 @@ fn set_generic(
         }
         Step::Done => {}
     }
+    ctx.notify(class::STRING, "set", key);
+    if let Ttl::At(_) = ttl {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
     if !get {
         match style {
             SetReply::Ok => ctx.out.ok(),
@@ -368,6 +373,8 @@ fn setex_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], kind: ExpKind, invalid: 
         Ok(ms) => {
             let (db, now) = (ctx.db(), ctx.now_ms);
             put(ctx.ks, db, argv[1], argv[3], now, &ctx.access, Ttl::At(ms));
+            ctx.notify(class::STRING, "set", argv[1]);
+            ctx.notify(class::GENERIC, "expire", argv[1]);
             ctx.out.ok();
         }
         Err(e) => ctx.error(e),
@@ -396,6 +403,7 @@ fn mset(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let (db, now) = (ctx.db(), ctx.now_ms);
     for pair in argv[1..].chunks_exact(2) {
         put(ctx.ks, db, pair[0], pair[1], now, &ctx.access, Ttl::Clear);
+        ctx.notify(class::STRING, "set", pair[0]);
     }
     ctx.out.ok();
 }
@@ -414,6 +422,7 @@ fn msetnx(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     }
     for pair in argv[1..].chunks_exact(2) {
         put(ctx.ks, db, pair[0], pair[1], now, &ctx.access, Ttl::Clear);
+        ctx.notify(class::STRING, "set", pair[0]);
     }
     ctx.out.int(1);
 }
@@ -476,6 +485,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
     let key = argv[1];
     let mut delete = false;
+    let mut event = None;
     let step = match ctx.ks.get(db, key, now) {
         None => Step::Missing,
         Some(mut e) => {
@@ -501,8 +511,16 @@ fn getex(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                             s.with_bytes(|b| ctx.out.bulk(b));
                             match at {
                                 Some((kind, ms)) if kind.absolute() && ms <= now => delete = true,
-                                Some((_, ms)) => e.set_expire(ms),
-                                None if o.persist => e.set_expire(0),
+                                Some((_, ms)) => {
+                                    e.set_expire(ms);
+                                    event = Some("expire");
+                                }
+                                None if o.persist => {
+                                    if e.expire_at() != 0 {
+                                        event = Some("persist");
+                                    }
+                                    e.set_expire(0)
+                                }
                                 None => {}
                             }
                             Step::Done
@@ -519,6 +537,10 @@ fn getex(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Step::Done | Step::Skipped => {
             if delete {
                 ctx.ks.remove(db, key, now);
+                event = Some("del");
+            }
+            if let Some(ev) = event {
+                ctx.notify(class::GENERIC, ev, key);
             }
         }
     }
@@ -542,6 +564,7 @@ fn getdel(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         Step::WrongType => ctx.error(errors::WRONGTYPE),
         _ => {
             ctx.ks.remove(db, argv[1], now);
+            ctx.notify(class::GENERIC, "del", argv[1]);
         }
     }
 }
@@ -647,13 +670,14 @@ fn append(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
     };
     match step {
-        Step::Done | Step::Skipped => {}
+        Step::Done | Step::Skipped => ctx.notify(class::STRING, "append", key),
         Step::WrongType => ctx.error(errors::WRONGTYPE),
         Step::Fail(msg) => ctx.error(msg),
         Step::Missing => {
             // A new key is stored as SET would store it.
             ctx.ks
                 .insert(db, new_str_entry(key, add, &ctx.access, Ttl::Clear), now);
+            ctx.notify(class::STRING, "append", key);
             ctx.out.int(add.len() as i64);
         }
     }
@@ -698,7 +722,11 @@ fn setrange(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
     };
     match step {
-        Step::Done | Step::Skipped => {}
+        Step::Done | Step::Skipped => {
+            if !val.is_empty() {
+                ctx.notify(class::STRING, "setrange", key);
+            }
+        }
         Step::WrongType => ctx.error(errors::WRONGTYPE),
         Step::Fail(msg) => ctx.error(msg),
         Step::Missing if val.is_empty() => ctx.out.int(0),
@@ -712,6 +740,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
                 new_entry(key, Value::Str(Str::raw(data)), &ctx.access),
                 now,
             );
+            ctx.notify(class::STRING, "setrange", key);
             ctx.out.int(len as i64);
         }
     }
@@ -774,7 +803,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) {
         }
     };
     match step {
-        Step::Done | Step::Skipped => {}
+        Step::Done | Step::Skipped => ctx.notify(class::STRING, "incrby", key),
         Step::WrongType => ctx.error(errors::WRONGTYPE),
         Step::Fail(msg) => ctx.error(msg),
         Step::Missing => {
@@ -783,6 +812,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) {
                 new_entry(key, Value::Str(Str::Int(delta)), &ctx.access),
                 now,
             );
+            ctx.notify(class::STRING, "incrby", key);
             ctx.out.int(delta);
         }
     }
@@ -840,7 +870,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         }
     };
     match step {
-        Step::Done | Step::Skipped => {}
+        Step::Done | Step::Skipped => ctx.notify(class::STRING, "incrbyfloat", key),
         Step::WrongType => ctx.error(errors::WRONGTYPE),
         Step::Fail(msg) => ctx.error(msg),
         Step::Missing => {
@@ -853,6 +883,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
             };
             ctx.ks
                 .insert(db, new_entry(key, Value::Str(value), &ctx.access), now);
+            ctx.notify(class::STRING, "incrbyfloat", key);
         }
     }
 }

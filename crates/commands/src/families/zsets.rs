@@ -16,6 +16,7 @@ use super::util::{eq_ic, new_entry, parse_cursor, parse_f64, parse_i64, touches}
 use crate::blocking::{self, Block, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::pubsub::class;
 use crate::spec::Handler;
 
 /// (spec name, handler) for every command this family serves.
@@ -92,13 +93,27 @@ enum Step {
 
 impl Step {
     fn finish(self, ctx: &mut Ctx<'_, '_>, key: &[u8]) {
+        self.finish_ev(ctx, key, None);
+    }
+
+    /// [`finish`](Self::finish), telling keyspace subscribers `event` when the write
+    /// was done (and `del` after it when the set was emptied).
+    fn finish_ev(self, ctx: &mut Ctx<'_, '_>, key: &[u8], event: Option<&str>) {
         match self {
-            Step::Done => {}
+            Step::Done => {
+                if let Some(ev) = event {
+                    ctx.notify(class::ZSET, ev, key);
+                }
+            }
             Step::WrongType => ctx.error(errors::WRONGTYPE),
             Step::Fail(e) => ctx.error(e),
             Step::Emptied => {
+                if let Some(ev) = event {
+                    ctx.notify(class::ZSET, ev, key);
+                }
                 let (db, now) = (ctx.db(), ctx.now_ms);
                 ctx.ks.remove(db, key, now);
+                ctx.notify(class::GENERIC, "del", key);
             }
         }
     }
@@ -321,14 +336,18 @@ pub(crate) fn limits(ctx: &Ctx<'_, '_>) -> ZSetLimits {
 }
 
 /// Replaces `dst` with `z` (deleting it when `z` is empty); returns the new length.
-fn store(ctx: &mut Ctx<'_, '_>, dst: &[u8], z: ZSet) -> usize {
+/// Tells `event` (or `del` when an existing key was deleted) to keyspace subscribers.
+pub(crate) fn store(ctx: &mut Ctx<'_, '_>, dst: &[u8], z: ZSet, event: &str) -> usize {
     let (db, now) = (ctx.db(), ctx.now_ms);
     let n = z.len();
     if n == 0 {
-        ctx.ks.remove(db, dst, now);
+        if ctx.ks.remove(db, dst, now).is_some() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
     } else {
         let e = new_entry(dst, Value::ZSet(z), &ctx.access);
         ctx.ks.insert(db, e, now);
+        ctx.notify(class::ZSET, event, dst);
     }
     n
 }
@@ -525,6 +544,9 @@ pub(crate) fn zadd_core(
     if !matches!(step, Step::Done) {
         return step.finish(ctx, key);
     }
+    if added + updated > 0 {
+        ctx.notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if f.incr {
         if processed > 0 {
             ctx.out.double(score);
@@ -564,7 +586,7 @@ fn zrem(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
         },
     };
     let wrong = matches!(step, Step::WrongType);
-    step.finish(ctx, key);
+    step.finish_ev(ctx, key, (n > 0).then_some("zrem"));
     if !wrong {
         ctx.out.int(n);
     }
@@ -882,7 +904,7 @@ fn zrange_generic(
                 return;
             }
             let lim = limits(ctx);
-            let n = store(ctx, dst, build(items, &lim));
+            let n = store(ctx, dst, build(items, &lim), "zrangestore");
             ctx.out.int(n as i64);
         }
     }
@@ -940,7 +962,12 @@ fn remrange(ctx: &mut Ctx<'_, '_>, key: &[u8], q: Query<'_>) {
         },
     };
     let wrong = matches!(step, Step::WrongType);
-    step.finish(ctx, key);
+    let event = match q {
+        Query::Rank(..) => "zremrangebyrank",
+        Query::Score(..) => "zremrangebyscore",
+        Query::Lex(..) => "zremrangebylex",
+    };
+    step.finish_ev(ctx, key, (n > 0).then_some(event));
     if !wrong {
         ctx.out.int(n as i64);
     }
@@ -975,12 +1002,14 @@ pub(crate) fn pop_first(
 ) -> bool {
     let (db, now) = (ctx.db(), ctx.now_ms);
     for &key in keys {
+        let mut popped = 0;
         let step = match ctx.ks.get_for_write(db, key, now) {
             None => continue,
             Some(mut e) => match zset_of_mut(&mut e.value) {
                 None => Step::WrongType,
                 Some(z) => {
                     let n = count.min(z.len());
+                    popped = n;
                     let out = &mut *ctx.out;
                     match shape {
                         PopReply::Flat => out.array(n * 2),
@@ -1023,7 +1052,8 @@ pub(crate) fn pop_first(
                 }
             },
         };
-        step.finish(ctx, key);
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        step.finish_ev(ctx, key, (popped > 0).then_some(event));
         return true;
     }
     false
@@ -1457,7 +1487,12 @@ fn setop_generic(
     match dst {
         Some(dst) => {
             let lim = limits(ctx);
-            let n = store(ctx, dst, build(result, &lim));
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            let n = store(ctx, dst, build(result, &lim), event);
             ctx.out.int(n as i64);
         }
         None => {

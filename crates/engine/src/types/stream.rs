@@ -377,12 +377,15 @@ impl Group {
     }
 
     /// Marks the consumer as seen now, creating it if needed.
-    pub fn touch_consumer(&mut self, name: &[u8], now_ms: u64) {
-        if !self.create_consumer(name, now_ms) {
-            if let Some(c) = self.consumers.get_mut(name) {
-                c.seen_time = now_ms;
-            }
+    /// Returns true when the consumer was created.
+    pub fn touch_consumer(&mut self, name: &[u8], now_ms: u64) -> bool {
+        if self.create_consumer(name, now_ms) {
+            return true;
         }
+        if let Some(c) = self.consumers.get_mut(name) {
+            c.seen_time = now_ms;
+        }
+        false
     }
 
     /// Deletes a consumer and its pending entries; returns how many it had, or `None`
