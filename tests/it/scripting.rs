@@ -32,8 +32,8 @@ fn call(c: &mut RawClient, args: &[&str]) -> String {
 
 /// A looping script (or function) is killed while another client gets BUSY.
 fn kill_scenario(addr: SocketAddr, function: bool) -> Vec<String> {
-    // Three connections first: on MiniRedis they land on different I/O threads (the
-    // subject runs with four), so the looping one does not hold up the others' reads.
+    // Three connections: on MiniRedis the subject runs with one I/O thread (all three
+    // on the thread the script was sent from) and with four.
     let mut runner = connect(addr);
     let mut other = connect(addr);
     let mut killer = connect(addr);
@@ -81,14 +81,18 @@ fn same_on_both(name: &str, function: bool) {
     let redis = RedisServer::start();
     let expected = kill_scenario(redis.addr(), function);
     drop(redis);
-    let mut config = test_config();
-    config.io_threads = 4;
-    let subject = start_subject(config);
-    let got = kill_scenario(subject.addr(), function);
-    assert_eq!(
-        got, expected,
-        "{name}: transcript differs from redis-server"
-    );
+    // One I/O thread: the script runs off it, so the other connections on it are
+    // still read, answered BUSY, and can kill it.
+    for threads in [1, 4] {
+        let mut config = test_config();
+        config.io_threads = threads;
+        let subject = start_subject(config);
+        let got = kill_scenario(subject.addr(), function);
+        assert_eq!(
+            got, expected,
+            "{name} with {threads} I/O thread(s): transcript differs from redis-server"
+        );
+    }
 }
 
 /// A script that wrote cannot be killed (UNKILLABLE); SHUTDOWN NOSAVE ends it and the
@@ -173,14 +177,16 @@ fn same_transcripts(name: &str, scenario: fn(SocketAddr) -> Vec<String>) {
     let redis = RedisServer::start();
     let expected = scenario(redis.addr());
     drop(redis);
-    let mut config = test_config();
-    config.io_threads = 4;
-    let subject = start_subject(config);
-    let got = scenario(subject.addr());
-    assert_eq!(
-        got, expected,
-        "{name}: transcript differs from redis-server"
-    );
+    for threads in [1, 4] {
+        let mut config = test_config();
+        config.io_threads = threads;
+        let subject = start_subject(config);
+        let got = scenario(subject.addr());
+        assert_eq!(
+            got, expected,
+            "{name} with {threads} I/O thread(s): transcript differs from redis-server"
+        );
+    }
 }
 
 #[test]

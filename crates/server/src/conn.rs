@@ -287,8 +287,14 @@ async fn run(
                             }
                             let mut argv = recycle(std::mem::take(&mut spare));
                             dec.args(buf, &mut argv);
-                            dispatch(inst, client, &mut out, &argv);
-                            spare = recycle(argv);
+                            if runs_a_script(&argv) {
+                                let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+                                spare = recycle(argv);
+                                dispatch_off_thread(inst, client, &mut out, owned).await?;
+                            } else {
+                                dispatch(inst, client, &mut out, &argv);
+                                spare = recycle(argv);
+                            }
                         }
                         pos += consumed;
                         if let Some(w) = client.blocked.take() {
@@ -385,6 +391,50 @@ async fn run(
             }
         }
     }
+}
+
+/// EVAL, EVALSHA, FCALL and their read-only forms: commands that run a script, which
+/// may run for long.
+fn runs_a_script(argv: &[&[u8]]) -> bool {
+    const SCRIPT_COMMANDS: [&[u8]; 6] = [
+        b"eval",
+        b"evalsha",
+        b"eval_ro",
+        b"evalsha_ro",
+        b"fcall",
+        b"fcall_ro",
+    ];
+    argv.first().is_some_and(|name| {
+        name.len() <= 10 && SCRIPT_COMMANDS.iter().any(|c| name.eq_ignore_ascii_case(c))
+    })
+}
+
+/// Runs a command on the runtime's blocking pool instead of this I/O thread, the
+/// connection's state moved there and back. For scripts: while one runs, the
+/// thread keeps serving its other connections, which wait for the script or get BUSY
+/// past `busy-reply-threshold` as on any other thread, and SCRIPT KILL reaches the
+/// script from any connection.
+async fn dispatch_off_thread(
+    inst: &Arc<Instance>,
+    client: &mut Client,
+    out: &mut ReplyWriter,
+    argv: Vec<Vec<u8>>,
+) -> std::io::Result<()> {
+    let stand_in = Client::new(client.info.clone(), client.authenticated);
+    let moved_client = std::mem::replace(client, stand_in);
+    let moved_out = std::mem::replace(out, ReplyWriter::new(out.protocol()));
+    let inst2 = inst.clone();
+    let (c, o) = tokio::task::spawn_blocking(move || {
+        let (mut c, mut o) = (moved_client, moved_out);
+        let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        dispatch(&inst2, &mut c, &mut o, &refs);
+        (c, o)
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    *client = c;
+    *out = o;
+    Ok(())
 }
 
 /// Takes a blocked client out of line when dropped (a no-op once it was served).
