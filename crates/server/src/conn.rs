@@ -144,6 +144,7 @@ async fn resume(std_stream: std::net::TcpStream, s: Session) {
 }
 
 fn end(mut s: Session) {
+    commands::tracking::disable(&s.inst, &s.client.info);
     commands::multi::release(&s.inst, &mut s.client);
     commands::pubsub::release(&s.inst, &mut s.client);
     flush_stats(&s.inst, &mut s.client);
@@ -154,7 +155,10 @@ fn end(mut s: Session) {
 /// it leaves the old instance's client list and statistics and joins the new one's
 /// with a new client id, keeping its name, protocol and library fields.
 fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
-    // Watches, an open transaction and subscriptions belong to the instance being left.
+    // Watches, an open transaction, subscriptions and tracking belong to the instance
+    // being left.
+    commands::tracking::disable(inst, &client.info);
+    client.tracking_caching = false;
     commands::multi::release(inst, client);
     commands::pubsub::release(inst, client);
     client.subs = None;
