@@ -70,8 +70,9 @@ struct Inner {
     prefixes: BTreeMap<Vec<u8>, Bcast>,
     /// The prefixes each BCAST client registered.
     client_prefixes: HashMap<u64, BTreeSet<Vec<u8>>>,
-    /// Invalidations for the client running the command, sent after its reply.
-    pending: Vec<(u64, Vec<u8>)>,
+    /// Invalidations for the client running the command, sent after its reply (a key,
+    /// or None for a flush).
+    pending: Vec<(u64, Option<Vec<u8>>)>,
     /// Prefixes with modified keys not yet broadcast.
     bcast_due: bool,
     /// Consecutive table evictions that could not get under the limit.
@@ -333,7 +334,7 @@ fn invalidate_locked(
             continue;
         }
         if id == cur {
-            g.pending.push((id, key.to_vec()));
+            g.pending.push((id, Some(key.to_vec())));
         } else {
             send(inst, &t, &Payload::Keys(&[key]), cur, out);
         }
@@ -357,7 +358,12 @@ pub fn flushed(inst: &Instance, cur: u64, out: &mut ReplyWriter) {
             .collect();
         targets.sort_by_key(|c| c.id);
         for t in targets {
-            send(inst, &t, &Payload::All, cur, out);
+            // The flushing client hears it after its reply, as from Redis.
+            if t.id == cur {
+                g.pending.push((cur, None));
+            } else {
+                send(inst, &t, &Payload::All, cur, out);
+            }
         }
     }
     g.table = HashMap::new();
@@ -438,7 +444,10 @@ pub fn after_command(inst: &Instance, cur: u64, out: &mut ReplyWriter) {
     if !g.pending.is_empty() {
         for (id, key) in std::mem::take(&mut g.pending) {
             if let Some(t) = lookup(inst, id) {
-                send(inst, &t, &Payload::Keys(&[&key]), cur, out);
+                match key {
+                    Some(k) => send(inst, &t, &Payload::Keys(&[&k]), cur, out),
+                    None => send(inst, &t, &Payload::All, cur, out),
+                }
             }
         }
     }
