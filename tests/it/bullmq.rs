@@ -3,7 +3,7 @@
 //! (attempts: 2); every job must complete with the worker's return value. BullMQ runs
 //! its queue logic as Lua scripts (EVALSHA with cmsgpack and cjson), so this is the
 //! scripting engine under a real application. The script is `tests/node/bullmq.mjs`;
-//! `npm ci` in `tests/node` installs BullMQ (scripts/test.sh does it). Bounded in time.
+//! `npm install` in `tests/node` installs BullMQ (scripts/test.sh does it). Bounded in time.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ fn bullmq_queue_and_worker_with_a_retry() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
     assert!(
         dir.join("node_modules").join("bullmq").is_dir(),
-        "BullMQ is not installed: run `npm ci` in {} (scripts/test.sh does)",
+        "BullMQ is not installed: run `npm install` in {} (scripts/test.sh does)",
         dir.display()
     );
     let node = Node::start();

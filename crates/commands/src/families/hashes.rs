@@ -8,11 +8,11 @@
 //! HSCAN's one-call answer for small hashes match Redis.
 
 use engine::types::{Elem, Hash, HashLimits};
-use engine::Value;
 use rand::Rng;
 use resp::ReplyWriter;
 
-use super::util::{eq_ic, glob_match, new_entry, parse_cursor, parse_i64, touches, LongDouble};
+use super::collection::{self, bulk, Look};
+use super::util::{eq_ic, glob_match, parse_cursor, parse_i64, LongDouble};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::pubsub::class;
@@ -44,11 +44,23 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
 // Shared pieces
 // ---------------------------------------------------------------------------------------
 
-/// The outcome of looking a key up for a typed command.
-pub(super) enum Look<T> {
-    Missing,
-    WrongType,
-    Found(T),
+/// Reads the hash at `key` (see [`collection::read`]).
+fn read<T>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    f: impl FnOnce(&mut ReplyWriter, &Hash) -> T,
+) -> Look<T> {
+    collection::read(ctx, key, f)
+}
+
+/// Writes the hash at `key`, creating it if `create` (see [`collection::write`]).
+fn write<T>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    create: bool,
+    f: impl FnOnce(&mut Hash, &mut ReplyWriter) -> T,
+) -> Look<T> {
+    collection::write(ctx, key, create, f)
 }
 
 /// The encoding limits hashes are built with: `hash-max-listpack-entries` and
@@ -58,84 +70,6 @@ fn limits(ctx: &Ctx<'_, '_>) -> HashLimits {
     HashLimits {
         max_entries: usize::try_from(c.hash_max_listpack_entries).unwrap_or(usize::MAX),
         max_value: usize::try_from(c.hash_max_listpack_value).unwrap_or(usize::MAX),
-    }
-}
-
-/// Reads the hash at `key` (a keyspace hit or miss; the access time unless the client is
-/// NO-TOUCH) and hands it to `f` with the reply writer.
-fn read<T>(
-    ctx: &mut Ctx<'_, '_>,
-    key: &[u8],
-    f: impl FnOnce(&mut ReplyWriter, &Hash) -> T,
-) -> Look<T> {
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-    match ctx.ks.get(db, key, now) {
-        None => Look::Missing,
-        Some(mut e) => {
-            if let Some(c) = &touch {
-                e.touch(c);
-            }
-            match &e.value {
-                // Empty collections are never kept; one that slipped in reads as missing.
-                Value::Hash(h) if h.is_empty() => Look::Missing,
-                Value::Hash(h) => Look::Found(f(ctx.out, h)),
-                _ => Look::WrongType,
-            }
-        }
-    }
-}
-
-/// Runs `f` on the hash at `key` for writing, creating an empty one first when `create`
-/// is set and the key is missing. A hash left empty is removed from the keyspace, as
-/// Redis deletes empty collections.
-fn write<T>(
-    ctx: &mut Ctx<'_, '_>,
-    key: &[u8],
-    create: bool,
-    f: impl FnOnce(&mut Hash, &mut ReplyWriter) -> T,
-) -> Look<T> {
-    let (db, now, access) = (ctx.db(), ctx.now_ms, ctx.access);
-    let (res, empty) = {
-        let entry = if create {
-            Some(
-                ctx.ks
-                    .get_or_insert_with(db, key, now, || {
-                        new_entry(key, Value::Hash(Hash::new()), &access)
-                    })
-                    .0,
-            )
-        } else {
-            ctx.ks.get_for_write(db, key, now)
-        };
-        let Some(mut e) = entry else {
-            return Look::Missing;
-        };
-        if !matches!(e.value, Value::Hash(_)) {
-            return Look::WrongType;
-        }
-        e.touch(&access);
-        match &mut e.value {
-            // Empty collections are never kept; one that slipped in is missing (and goes).
-            Value::Hash(h) if !create && h.is_empty() => (Look::Missing, true),
-            Value::Hash(h) => {
-                let r = f(h, ctx.out);
-                (Look::Found(r), h.is_empty())
-            }
-            _ => (Look::WrongType, false),
-        }
-    };
-    if empty {
-        ctx.ks.remove(db, key, now);
-    }
-    res
-}
-
-/// Writes an element as a bulk string.
-#[inline]
-fn bulk(out: &mut ReplyWriter, e: Elem<'_>) {
-    match e {
-        Elem::Str(s) => out.bulk(s),
-        Elem::Int(n) => out.bulk_int(n),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod bitmaps;
+pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod diag;

@@ -16,7 +16,8 @@ use engine::Value;
 use rand::Rng;
 use resp::ReplyWriter;
 
-use super::hashes::{scan_options, scan_reply, Look};
+use super::collection::{self, bulk, Look};
+use super::hashes::{scan_options, scan_reply};
 use super::util::{eq_ic, glob_match, new_entry, parse_cursor, parse_i64, touches};
 use crate::ctx::Ctx;
 use crate::errors;
@@ -50,85 +51,28 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
 // Shared pieces
 // ---------------------------------------------------------------------------------------
 
-/// Most members an intset holds: `set-max-intset-entries`.
-fn max_intset(ctx: &Ctx<'_, '_>) -> usize {
-    usize::try_from(ctx.inst.config.read().set_max_intset_entries).unwrap_or(usize::MAX)
-}
-
-/// Reads the set at `key` (a keyspace hit or miss; the access time unless the client is
-/// NO-TOUCH) and hands it to `f` with the reply writer.
+/// Reads the set at `key` (see [`collection::read`]).
 fn read<T>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     f: impl FnOnce(&mut ReplyWriter, &Set) -> T,
 ) -> Look<T> {
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-    match ctx.ks.get(db, key, now) {
-        None => Look::Missing,
-        Some(mut e) => {
-            if let Some(c) = &touch {
-                e.touch(c);
-            }
-            match &e.value {
-                // Empty collections are never kept; one that slipped in reads as missing.
-                Value::Set(s) if s.is_empty() => Look::Missing,
-                Value::Set(s) => Look::Found(f(ctx.out, s)),
-                _ => Look::WrongType,
-            }
-        }
-    }
+    collection::read(ctx, key, f)
 }
 
-/// Runs `f` on the set at `key` for writing, creating an empty one first when `create`
-/// is set and the key is missing. A set left empty is removed from the keyspace.
+/// Writes the set at `key`, creating it if `create` (see [`collection::write`]).
 fn write<T>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut Set, &mut ReplyWriter) -> T,
 ) -> Look<T> {
-    let (db, now, access) = (ctx.db(), ctx.now_ms, ctx.access);
-    let (res, empty) = {
-        let entry = if create {
-            Some(
-                ctx.ks
-                    .get_or_insert_with(db, key, now, || {
-                        new_entry(key, Value::Set(Set::new()), &access)
-                    })
-                    .0,
-            )
-        } else {
-            ctx.ks.get_for_write(db, key, now)
-        };
-        let Some(mut e) = entry else {
-            return Look::Missing;
-        };
-        if !matches!(e.value, Value::Set(_)) {
-            return Look::WrongType;
-        }
-        e.touch(&access);
-        match &mut e.value {
-            // Empty collections are never kept; one that slipped in is missing (and goes).
-            Value::Set(s) if !create && s.is_empty() => (Look::Missing, true),
-            Value::Set(s) => {
-                let r = f(s, ctx.out);
-                (Look::Found(r), s.is_empty())
-            }
-            _ => (Look::WrongType, false),
-        }
-    };
-    if empty {
-        ctx.ks.remove(db, key, now);
-    }
-    res
+    collection::write(ctx, key, create, f)
 }
 
-#[inline]
-fn bulk(out: &mut ReplyWriter, e: Elem<'_>) {
-    match e {
-        Elem::Str(s) => out.bulk(s),
-        Elem::Int(n) => out.bulk_int(n),
-    }
+/// Most members an intset holds: `set-max-intset-entries`.
+fn max_intset(ctx: &Ctx<'_, '_>) -> usize {
+    usize::try_from(ctx.inst.config.read().set_max_intset_entries).unwrap_or(usize::MAX)
 }
 
 /// A member copied out of a set.
