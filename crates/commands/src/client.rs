@@ -205,6 +205,9 @@ pub struct Client {
     pub perms: Option<crate::acl::Perms>,
     /// CLIENT CACHING YES/NO given for the next command (or transaction).
     pub tracking_caching: bool,
+    /// CLIENT TRACKING is on (a local copy: the connection loop then sends queued
+    /// invalidations ahead of each reply, as Redis writes them when they happen).
+    pub tracking_on: bool,
     /// A command ran while tracking was active: invalidations may wait to be sent
     /// after its reply.
     pub tracking_due: bool,
@@ -240,6 +243,7 @@ impl Client {
             acl_epoch: 0,
             perms: None,
             tracking_caching: false,
+            tracking_on: false,
             tracking_due: false,
         }
     }

@@ -159,6 +159,7 @@ fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
     // being left.
     commands::tracking::disable(inst, &client.info);
     client.tracking_caching = false;
+    client.tracking_on = false;
     commands::multi::release(inst, client);
     commands::pubsub::release(inst, client);
     client.subs = None;
@@ -288,6 +289,11 @@ async fn run(
                             // reply to its next command.
                             if let Some(s) = &client.subs {
                                 s.outbox.drain_into(&mut out);
+                            }
+                            // So are invalidations (client-side caching), for a
+                            // tracking client or a subscriber they are redirected to.
+                            if client.tracking_on || client.subs.is_some() {
+                                client.info.outbox.drain_into(out.buffer_mut());
                             }
                             let mut argv = recycle(std::mem::take(&mut spare));
                             dec.args(buf, &mut argv);

@@ -80,6 +80,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
     crate::tracking::disable(ctx.inst, &ctx.client.info);
     let c = &mut *ctx.client;
     c.tracking_caching = false;
+    c.tracking_on = false;
     c.select(0);
     c.reply_mode = ReplyMode::On;
     c.no_touch = false;
@@ -705,9 +706,11 @@ fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) {
             }
         }
         crate::tracking::enable(inst, &info, redir, options, &prefixes);
+        ctx.client.tracking_on = true;
     } else if eq_ic(argv[2], b"off") {
         crate::tracking::disable(inst, &info);
         ctx.client.tracking_caching = false;
+        ctx.client.tracking_on = false;
     } else {
         return ctx.error(errors::SYNTAX);
     }
