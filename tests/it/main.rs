@@ -7,7 +7,7 @@
 //! stream snapshots exchanged with Redis (`rdb_streams`), tag-based invalidation (`tags`,
 //! a MiniRedis extension: snapshots Redis accepts, atomicity), pub/sub with a slow
 //! subscriber and idle subscribers (`pubsub`), client-side caching through node-redis
-//! (`node_tracking`).
+//! (`node_tracking`), and tracking redirections between connections (`tracking`).
 
 mod blocking;
 mod bullmq;
@@ -27,4 +27,5 @@ mod robust;
 mod scripting;
 mod streams_block;
 mod tags;
+mod tracking;
 mod zset_blocking;

@@ -444,6 +444,15 @@ async fn wait_blocked(
             _ = killed.as_mut() => {
                 return Ok(None);
             }
+            // And a tracking client its invalidations.
+            _ = w.info.outbox.notified() => {
+                let mut queued = Vec::new();
+                w.info.outbox.drain_into(&mut queued);
+                if !queued.is_empty() {
+                    stream.write_all(&queued).await?;
+                    inst.stats.net_output_bytes.fetch_add(queued.len() as u64, Relaxed);
+                }
+            }
             // A RESP3 subscriber blocked in BLPOP still gets its messages.
             _ = wait_outbox(outbox) => {
                 if let Some(ob) = outbox {
