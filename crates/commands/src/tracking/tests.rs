@@ -242,3 +242,52 @@ fn tenants_are_walls() {
     assert_eq!(a.queued(), "");
     assert_eq!(two.notify_flags() & ACTIVE, 0);
 }
+
+#[test]
+fn eviction_invalidates() {
+    let (inst, mut a, mut b) = setup();
+    inst.update_config(|c| c.tenant = true);
+    a.run(&inst, "client tracking on");
+    let big = "v".repeat(200);
+    for i in 0..20 {
+        b.run(&inst, &format!("set k{i} {big}"));
+    }
+    a.run(&inst, "mget k0 k1 k2 k3 k4 k5 k6 k7 k8 k9");
+    assert_eq!(b.run(&inst, "config set maxmemory-policy allkeys-lru"), OK);
+    let half = inst.ks.used_memory() / 2;
+    assert_eq!(b.run(&inst, &format!("config set maxmemory {half}")), OK);
+    b.run(&inst, "set trigger 1");
+    let evicted = inst.ks.stats().evicted_keys;
+    assert!(evicted > 0);
+    // Each evicted key A read is invalidated, and only those.
+    let told = a.queued().matches("invalidate").count();
+    let still = (0..10)
+        .filter(|i| b.run(&inst, &format!("exists k{i}")) == ":1\r\n")
+        .count();
+    assert_eq!(told + still, 10, "told {told}, still there {still}");
+    assert!(told > 0);
+}
+
+#[test]
+fn info_reports_the_tables() {
+    let (inst, mut a, mut b) = setup();
+    a.run(&inst, "client tracking on");
+    b.run(&inst, "client tracking on bcast prefix p: prefix q:");
+    a.run(&inst, "mget x y");
+    let clients = b.run(&inst, "info clients");
+    assert!(clients.contains("tracking_clients:2\r\n"), "{clients}");
+    let stats = b.run(&inst, "info stats");
+    for want in [
+        "tracking_total_keys:2\r\n",
+        "tracking_total_items:2\r\n",
+        "tracking_total_prefixes:2\r\n",
+    ] {
+        assert!(stats.contains(want), "{want} in {stats}");
+    }
+    assert!(b
+        .run(&inst, "config get tracking-table-max-keys")
+        .contains("1000000"));
+    let list = b.run(&inst, "client list");
+    assert!(list.contains(" flags=tB "), "{list}");
+    assert!(list.contains(" flags=t "), "{list}");
+}
