@@ -104,10 +104,11 @@ if ! python3 -c 'import redis, pytest, celery, sys; sys.exit(0 if int(redis.__ve
     fi
 fi
 
-# BullMQ for the Node.js client test, pinned by tests/node/package-lock.json.
-if [ ! -d "$ROOT/tests/node/node_modules/bullmq" ] && command -v npm >/dev/null 2>&1; then
+# BullMQ and node-redis for the Node.js client tests, pinned by tests/node/package-lock.json.
+if { [ ! -d "$ROOT/tests/node/node_modules/bullmq" ] || [ ! -d "$ROOT/tests/node/node_modules/redis" ]; } \
+    && command -v npm >/dev/null 2>&1; then
     if [ "$INSTALL" = 1 ]; then
-        section "installing BullMQ (npm install in tests/node, versions from its lockfile)"
+        section "installing BullMQ and node-redis (npm install in tests/node, versions from its lockfile)"
         (cd "$ROOT/tests/node" && npm install --no-audit --no-fund --loglevel=error) \
             || echo "test.sh: npm install in tests/node failed" >&2
     fi

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use miniredis_tests::{free_port, subject_is_redis, RedisServer};
 
 /// The `miniredis` binary: `MINIREDIS_BIN`, else the build beside this test binary.
-fn miniredis_bin() -> PathBuf {
+pub(crate) fn miniredis_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("MINIREDIS_BIN") {
         return p.into();
     }
@@ -33,13 +33,13 @@ fn miniredis_bin() -> PathBuf {
 }
 
 /// A `miniredis node` process (killed when dropped), or redis-server in self-test mode.
-enum Node {
+pub(crate) enum Node {
     Mini { child: Child, addr: SocketAddr },
     Redis(RedisServer),
 }
 
 impl Node {
-    fn start() -> Node {
+    pub(crate) fn start() -> Node {
         if subject_is_redis() {
             return Node::Redis(RedisServer::start());
         }
@@ -59,7 +59,7 @@ impl Node {
         Node::Mini { child, addr }
     }
 
-    fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         match self {
             Node::Mini { addr, .. } => *addr,
             Node::Redis(r) => r.addr(),

@@ -140,6 +140,7 @@ cases!(
     multi_types,
     pubsub_basic,
     pubsub_resp3,
+    tracking,
     pubsub_keyspace,
     diag_slowlog,
     diag_latency,

@@ -6,7 +6,8 @@
 //! (`lists_random`), transactions with several connections and real clients (`multi`),
 //! stream snapshots exchanged with Redis (`rdb_streams`), tag-based invalidation (`tags`,
 //! a MiniRedis extension: snapshots Redis accepts, atomicity), pub/sub with a slow
-//! subscriber and idle subscribers (`pubsub`).
+//! subscriber and idle subscribers (`pubsub`), client-side caching through node-redis
+//! (`node_tracking`), and tracking redirections between connections (`tracking`).
 
 mod blocking;
 mod bullmq;
@@ -18,6 +19,7 @@ mod lists_blocking;
 mod lists_random;
 mod monitor;
 mod multi;
+mod node_tracking;
 mod pubsub;
 mod rdb;
 mod rdb_streams;
@@ -25,4 +27,5 @@ mod robust;
 mod scripting;
 mod streams_block;
 mod tags;
+mod tracking;
 mod zset_blocking;

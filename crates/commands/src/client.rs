@@ -69,6 +69,10 @@ pub struct ClientInfo {
     pub outbox: crate::outbox::Outbox,
     /// In MONITOR mode (CLIENT LIST flag `O`).
     pub monitor: AtomicBool,
+    /// CLIENT TRACKING state ([`crate::tracking::flag`] bits; 0 when off).
+    pub tracking: AtomicU32,
+    /// The client tracking invalidations are redirected to (0: none).
+    pub tracking_redir: AtomicU64,
 }
 
 impl ClientInfo {
@@ -103,6 +107,8 @@ impl ClientInfo {
             watch_dirty: AtomicBool::new(false),
             outbox: Default::default(),
             monitor: AtomicBool::new(false),
+            tracking: AtomicU32::new(0),
+            tracking_redir: AtomicU64::new(0),
         }
     }
 
@@ -201,6 +207,14 @@ pub struct Client {
     pub acl_epoch: u64,
     /// The user's permissions; None when the user may run everything.
     pub perms: Option<crate::acl::Perms>,
+    /// CLIENT CACHING YES/NO given for the next command (or transaction).
+    pub tracking_caching: bool,
+    /// CLIENT TRACKING is on (a local copy: the connection loop then sends queued
+    /// invalidations ahead of each reply, as Redis writes them when they happen).
+    pub tracking_on: bool,
+    /// A command ran while tracking was active: invalidations may wait to be sent
+    /// after its reply.
+    pub tracking_due: bool,
 }
 
 impl Client {
@@ -232,6 +246,9 @@ impl Client {
             script_caller: false,
             acl_epoch: 0,
             perms: None,
+            tracking_caching: false,
+            tracking_on: false,
+            tracking_due: false,
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Config {
     pub notify_keyspace_events: String,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
+    /// `tracking-table-max-keys`: keys the tracking table may hold (0: no limit).
+    pub tracking_table_max_keys: u64,
     pub stop_writes_on_bgsave_error: bool,
     pub busy_reply_threshold: u64,
     /// MiniRedis: lock shards per keyspace (power of two, 1..=256).
@@ -119,6 +121,7 @@ impl Default for Config {
             notify_keyspace_events: String::new(),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            tracking_table_max_keys: 1_000_000,
             stop_writes_on_bgsave_error: true,
             busy_reply_threshold: 5000,
             shards: 16,
@@ -469,6 +472,16 @@ pub static PARAMS: &[Param] = &[
         |c, v| c.lfu_log_factor = num(v)
     ),
     p!(
+        "tracking-table-max-keys",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        },
+        true,
+        |c| c.tracking_table_max_keys.to_string(),
+        |c, v| c.tracking_table_max_keys = num(v)
+    ),
+    p!(
         "lfu-decay-time",
         Kind::Int {
             min: 0,
@@ -786,6 +799,7 @@ pub const TENANT_SETTABLE: &[&str] = &[
     "maxmemory-eviction-tenacity",
     "lfu-log-factor",
     "lfu-decay-time",
+    "tracking-table-max-keys",
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "notify-keyspace-events",

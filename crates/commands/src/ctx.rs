@@ -38,9 +38,9 @@ impl Ctx<'_, '_> {
     #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
         let flags = self.inst.notify_flags();
-        if flags & class != 0 {
+        if flags & (class | crate::tracking::ACTIVE) != 0 {
             let db = self.client.db;
-            self.notify_slow(flags, event, key, db);
+            self.notify_slow(flags, class, event, key, db);
         }
     }
 
@@ -48,18 +48,27 @@ impl Ctx<'_, '_> {
     #[inline]
     pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
         let flags = self.inst.notify_flags();
-        if flags & class != 0 {
-            self.notify_slow(flags, event, key, db);
+        if flags & (class | crate::tracking::ACTIVE) != 0 {
+            self.notify_slow(flags, class, event, key, db);
         }
     }
 
     #[cold]
-    fn notify_slow(&mut self, flags: u32, event: &str, key: &[u8], db: usize) {
+    fn notify_slow(&mut self, flags: u32, class: u32, event: &str, key: &[u8], db: usize) {
         let me = crate::pubsub::own_outbox(self.client).cloned();
+        let cur = self.client.info.id;
         // What the engine did first (a key found expired by this command's lookup)
         // is told first.
-        crate::pubsub::engine_events(self.inst, me.as_ref(), self.out);
-        crate::pubsub::keyspace_event(self.inst, flags, event, key, db, me.as_ref(), self.out);
+        crate::pubsub::engine_events(self.inst, me.as_ref(), cur, self.out);
+        if flags & class != 0 {
+            crate::pubsub::keyspace_event(self.inst, flags, event, key, db, me.as_ref(), self.out);
+        }
+        // A modification (not a miss, not the "new" side event) invalidates the key
+        // for the clients that track it, as Redis's signalModifiedKey.
+        use crate::pubsub::class::{KEY_MISS, NEW};
+        if flags & crate::tracking::ACTIVE != 0 && class & (KEY_MISS | NEW) == 0 {
+            crate::tracking::invalidate(self.inst, key, cur, cur, true, self.out);
+        }
     }
 
     /// Writes an error reply and counts it for `INFO errorstats`.

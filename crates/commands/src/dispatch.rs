@@ -68,6 +68,23 @@ pub fn dispatch(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, arg
     if argv.is_empty() {
         return;
     }
+    dispatch_one(inst, client, out, argv);
+    // Client-side caching: what waits for the reply to be written (two local loads
+    // when this client does not track).
+    if client.tracking_due {
+        client.tracking_due = false;
+        crate::tracking::after_command(inst, client.info.id, out);
+    }
+    // CLIENT CACHING applies to the next command, or to the whole transaction.
+    if client.tracking_caching
+        && client.multi.is_none()
+        && !crate::families::util::eq_ic(argv[0], b"client")
+    {
+        client.tracking_caching = false;
+    }
+}
+
+fn dispatch_one(inst: &Instance, client: &mut Client, out: &mut ReplyWriter, argv: &[&[u8]]) {
     client.last_command_failed = false;
     let mark = out.len();
     // CLIENT REPLY OFF/SKIP: the reply is produced, then dropped. A command that turns
@@ -318,9 +335,14 @@ pub fn run(
     handler(&mut ctx, argv);
     // Keys the engine expired or evicted on its own during the command, for keyspace
     // notifications (one relaxed load when they are off).
+    // Client-side caching rides on the same load: tracking keeps the engine's
+    // recording on while some client tracks.
     if inst.ks.events.enabled() {
         let me = crate::pubsub::own_outbox(client).cloned();
-        crate::pubsub::engine_events(inst, me.as_ref(), out);
+        crate::pubsub::engine_events(inst, me.as_ref(), client.info.id, out);
+        if inst.notify_flags() & crate::tracking::ACTIVE != 0 {
+            crate::tracking::after_run(inst, client, spec, argv, out);
+        }
     }
     if let Some(keys) = watched {
         if !keys.is_empty() {

@@ -478,3 +478,36 @@ pub const OBUF_LIMIT_ARGS: &str = "Wrong number of arguments in buffer limit con
 pub const OBUF_LIMIT_CLASS: &str = "Invalid client class specified in buffer limit configuration.";
 pub const OBUF_LIMIT_VALUES: &str =
     "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+
+// ---- tracking ----
+
+pub const TRACKING_ONE_REDIRECT: &str = "ERR A client can only redirect to a single other client";
+pub const TRACKING_NO_SUCH_REDIRECT: &str = "ERR The client ID you want redirect to does not exist";
+pub const TRACKING_PREFIX_NEEDS_BCAST: &str = "ERR PREFIX option requires BCAST mode to be enabled";
+pub const TRACKING_BCAST_SWITCH: &str = "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+pub const TRACKING_OPT_WITH_BCAST: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+pub const TRACKING_OPTIN_AND_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+pub const TRACKING_OPT_SWITCH: &str = "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+pub const CACHING_NOT_TRACKING: &str = "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled";
+pub const CACHING_YES_NOT_OPTIN: &str =
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+pub const CACHING_NO_NOT_OPTOUT: &str =
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// CLIENT TRACKING ON BCAST PREFIX p, where p overlaps a prefix the client has.
+pub fn tracking_prefix_overlaps_existing(new: &[u8], old: &[u8]) -> String {
+    format!(
+        "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(new),
+        String::from_utf8_lossy(old)
+    )
+}
+
+/// CLIENT TRACKING ON BCAST PREFIX a PREFIX b, where a and b overlap.
+pub fn tracking_prefix_overlaps_provided(a: &[u8], b: &[u8]) -> String {
+    format!(
+        "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(a),
+        String::from_utf8_lossy(b)
+    )
+}

@@ -230,6 +230,8 @@ pub struct Instance {
     /// Scripts and functions (EVAL's cache, libraries, their Lua VMs, the running
     /// script).
     pub scripts: crate::scripts::Scripts,
+    /// Client-side caching: the tracking table and BCAST prefixes.
+    pub tracking: crate::tracking::Tracking,
 }
 
 impl Instance {
@@ -293,7 +295,10 @@ impl Instance {
             diag: crate::diag::Diag::new(registry().specs.len()),
             acl: crate::acl::Acl::default(),
             scripts: Default::default(),
+            tracking: Default::default(),
         });
+        inst.tracking
+            .set_max_keys(inst.config.read().tracking_table_max_keys as usize);
         let pass = inst.config.read().requirepass.clone();
         if pass.is_some() {
             inst.acl.set_default_password(pass.as_deref());
@@ -400,7 +405,10 @@ impl Instance {
         f(&mut cfg);
         self.limits.load(&cfg);
         self.obuf_limits.load(&cfg.client_output_buffer_limit);
-        let notify = crate::pubsub::class::parse(&cfg.notify_keyspace_events);
+        self.tracking
+            .set_max_keys(cfg.tracking_table_max_keys as usize);
+        let notify = crate::pubsub::class::parse(&cfg.notify_keyspace_events)
+            | (self.notify.load(Relaxed) & crate::tracking::ACTIVE);
         if notify != self.notify.load(Relaxed) {
             self.notify.store(notify, Relaxed);
             self.ks.events.set_mask(crate::pubsub::engine_mask(notify));
@@ -416,10 +424,25 @@ impl Instance {
     }
 
     /// `notify-keyspace-events` as [`crate::pubsub::class`] bits; 0 when no event is
-    /// published (off, or neither `K` nor `E`).
+    /// published (off, or neither `K` nor `E`) and no client tracks keys; with
+    /// [`crate::tracking::ACTIVE`] while some client does (write hooks read both in
+    /// one load).
     #[inline]
     pub fn notify_flags(&self) -> u32 {
         self.notify.load(Relaxed)
+    }
+
+    /// Sets or clears [`crate::tracking::ACTIVE`] (the first client turned tracking on,
+    /// or the last one off), and what the engine records for it (expired and evicted
+    /// keys). Serialized with configuration changes by the config lock.
+    pub fn set_tracking_active(&self, on: bool) {
+        let _cfg = self.config.write();
+        let notify = if on {
+            self.notify.fetch_or(crate::tracking::ACTIVE, Relaxed) | crate::tracking::ACTIVE
+        } else {
+            self.notify.fetch_and(!crate::tracking::ACTIVE, Relaxed) & !crate::tracking::ACTIVE
+        };
+        self.ks.events.set_mask(crate::pubsub::engine_mask(notify));
     }
 
     /// The access clock commands stamp keys with at `now_ms`.

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod scripts;
 pub mod spec;
 pub mod table;
+pub mod tracking;
 
 pub use client::{Client, ClientInfo};
 pub use config::Config;

@@ -858,16 +858,22 @@ pub fn notify_parts(
     key: &[u8],
 ) {
     let flags = inst.notify_flags();
-    if flags & class != 0 {
+    if flags & (class | crate::tracking::ACTIVE) != 0 {
         let me = own_outbox(client).cloned();
-        engine_events(inst, me.as_ref(), out);
-        keyspace_event(inst, flags, event, key, client.db, me.as_ref(), out);
+        let cur = client.info.id;
+        engine_events(inst, me.as_ref(), cur, out);
+        if flags & class != 0 {
+            keyspace_event(inst, flags, event, key, client.db, me.as_ref(), out);
+        }
+        if flags & crate::tracking::ACTIVE != 0 && class & (class::KEY_MISS | class::NEW) == 0 {
+            crate::tracking::invalidate(inst, key, cur, cur, true, out);
+        }
     }
 }
 
 /// Publishes what the engine recorded on its own account (keys expired lazily or by
 /// active expiry, evicted, or new), oldest first.
-pub fn engine_events(inst: &Instance, me: Option<&Arc<Outbox>>, out: &mut ReplyWriter) {
+pub fn engine_events(inst: &Instance, me: Option<&Arc<Outbox>>, cur: u64, out: &mut ReplyWriter) {
     if !inst.ks.events.enabled() {
         return;
     }
@@ -886,12 +892,19 @@ pub fn engine_events(inst: &Instance, me: Option<&Arc<Outbox>>, out: &mut ReplyW
         if flags & c != 0 {
             keyspace_event(inst, flags, name, &e.key, e.db, me, out);
         }
+        if flags & crate::tracking::ACTIVE != 0 && e.kind != engine::KeyEventKind::New {
+            crate::tracking::invalidate(inst, &e.key, 0, cur, true, out);
+        }
     }
 }
 
 /// The engine events to record for these notification flags.
 pub fn engine_mask(flags: u32) -> u8 {
     let mut m = 0;
+    // Tracked keys are invalidated when they expire or are evicted.
+    if flags & crate::tracking::ACTIVE != 0 {
+        m |= engine::KeyEventKind::Expired as u8 | engine::KeyEventKind::Evicted as u8;
+    }
     if flags & class::EXPIRED != 0 {
         m |= engine::KeyEventKind::Expired as u8;
     }
@@ -914,5 +927,8 @@ pub fn engine_events_background(inst: &Instance) {
         return;
     }
     let mut sink = ReplyWriter::new(resp::Protocol::Resp2);
-    engine_events(inst, None, &mut sink);
+    engine_events(inst, None, 0, &mut sink);
+    if inst.notify_flags() & crate::tracking::ACTIVE != 0 {
+        crate::tracking::after_background(inst);
+    }
 }

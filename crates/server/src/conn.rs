@@ -144,6 +144,7 @@ async fn resume(std_stream: std::net::TcpStream, s: Session) {
 }
 
 fn end(mut s: Session) {
+    commands::tracking::disable(&s.inst, &s.client.info);
     commands::multi::release(&s.inst, &mut s.client);
     commands::pubsub::release(&s.inst, &mut s.client);
     flush_stats(&s.inst, &mut s.client);
@@ -154,7 +155,11 @@ fn end(mut s: Session) {
 /// it leaves the old instance's client list and statistics and joins the new one's
 /// with a new client id, keeping its name, protocol and library fields.
 fn rebind(inst: &mut Arc<Instance>, client: &mut Client, to: Arc<Instance>) {
-    // Watches, an open transaction and subscriptions belong to the instance being left.
+    // Watches, an open transaction, subscriptions and tracking belong to the instance
+    // being left.
+    commands::tracking::disable(inst, &client.info);
+    client.tracking_caching = false;
+    client.tracking_on = false;
     commands::multi::release(inst, client);
     commands::pubsub::release(inst, client);
     client.subs = None;
@@ -284,6 +289,11 @@ async fn run(
                             // reply to its next command.
                             if let Some(s) = &client.subs {
                                 s.outbox.drain_into(&mut out);
+                            }
+                            // So are invalidations (client-side caching), for a
+                            // tracking client or a subscriber they are redirected to.
+                            if client.tracking_on || client.subs.is_some() {
+                                client.info.outbox.drain_into(out.buffer_mut());
                             }
                             let mut argv = recycle(std::mem::take(&mut spare));
                             dec.args(buf, &mut argv);
@@ -483,6 +493,15 @@ async fn wait_blocked(
             }
             _ = killed.as_mut() => {
                 return Ok(None);
+            }
+            // And a tracking client its invalidations.
+            _ = w.info.outbox.notified() => {
+                let mut queued = Vec::new();
+                w.info.outbox.drain_into(&mut queued);
+                if !queued.is_empty() {
+                    stream.write_all(&queued).await?;
+                    inst.stats.net_output_bytes.fetch_add(queued.len() as u64, Relaxed);
+                }
             }
             // A RESP3 subscriber blocked in BLPOP still gets its messages.
             _ = wait_outbox(outbox) => {

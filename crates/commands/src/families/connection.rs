@@ -12,6 +12,7 @@ use crate::errors;
 use crate::instance::Instance;
 use crate::registry::registry;
 use crate::spec::Handler;
+use crate::tracking::flag as tflag;
 
 pub fn handlers() -> Vec<(&'static str, Handler)> {
     vec![
@@ -34,6 +35,9 @@ pub fn handlers() -> Vec<(&'static str, Handler)> {
         ("client|no-touch", client_no_touch),
         ("client|help", client_help),
         ("client|getredir", client_getredir),
+        ("client|tracking", client_tracking),
+        ("client|caching", client_caching),
+        ("client|trackinginfo", client_trackinginfo),
         ("client|unblock", client_unblock),
         ("client|unpause", client_unpause),
     ]
@@ -73,7 +77,10 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) {
         ctx.inst.diag.monitors.remove(ctx.client.info.id);
         ctx.client.info.outbox.clear();
     }
+    crate::tracking::disable(ctx.inst, &ctx.client.info);
     let c = &mut *ctx.client;
+    c.tracking_caching = false;
+    c.tracking_on = false;
     c.select(0);
     c.reply_mode = ReplyMode::On;
     c.no_touch = false;
@@ -371,6 +378,16 @@ fn flags(info: &ClientInfo) -> String {
         f.push('x');
     }
     f.extend(info.flags.lock().chars().filter(|&c| c != 'N'));
+    let t = info.tracking.load(Relaxed);
+    if t & tflag::ON != 0 {
+        f.push('t');
+    }
+    if t & tflag::BROKEN_REDIR != 0 {
+        f.push('R');
+    }
+    if t & tflag::BCAST != 0 {
+        f.push('B');
+    }
     if info.watch_dirty.load(Relaxed) {
         f.push('d');
     }
@@ -391,8 +408,9 @@ pub fn client_line(info: &ClientInfo) -> String {
             .unwrap_or_else(|| "NULL".into()),
     };
     let qbuf = info.qbuf.load(Relaxed);
+    let t = info.tracking.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
         info.id,
         info.addr,
         info.laddr,
@@ -413,6 +431,11 @@ pub fn client_line(info: &ClientInfo) -> String {
         16384 + qbuf + info.omem.load(Relaxed) + info.outbox.len(),
         cmd,
         info.user.lock(),
+        if t & tflag::ON != 0 {
+            info.tracking_redir.load(Relaxed) as i64
+        } else {
+            -1
+        },
         info.resp.load(Relaxed),
     )
 }
@@ -605,10 +628,163 @@ fn client_no_touch(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
 }
 
-/// No client has tracking redirection until client-side caching lands: -1 means
-/// "tracking is off", which is the truth for every connection today.
+/// CLIENT GETREDIR: the redirection of a tracking client (0: none), -1 when tracking
+/// is off.
 fn client_getredir(ctx: &mut Ctx, _argv: &[&[u8]]) {
-    ctx.out.int(-1);
+    let info = &ctx.client.info;
+    if info.tracking.load(Relaxed) & tflag::ON != 0 {
+        ctx.out.int(info.tracking_redir.load(Relaxed) as i64);
+    } else {
+        ctx.out.int(-1);
+    }
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT]
+/// [NOLOOP], with Redis's checks in Redis's order: the options first (REDIRECT's
+/// target must exist), then ON/OFF, then the combinations.
+fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) {
+    use super::util::{eq_ic, parse_i64};
+    let mut redir: u64 = 0;
+    let mut options = 0u32;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < argv.len() {
+        let a = argv[j];
+        let more = j + 1 < argv.len();
+        if eq_ic(a, b"redirect") && more {
+            j += 1;
+            if redir != 0 {
+                return ctx.error(errors::TRACKING_ONE_REDIRECT);
+            }
+            let Some(id) = parse_i64(argv[j]) else {
+                return ctx.error(errors::NOT_INTEGER);
+            };
+            if id <= 0 || !ctx.inst.clients.lock().contains_key(&(id as u64)) {
+                return ctx.error(errors::TRACKING_NO_SUCH_REDIRECT);
+            }
+            redir = id as u64;
+        } else if eq_ic(a, b"bcast") {
+            options |= tflag::BCAST;
+        } else if eq_ic(a, b"optin") {
+            options |= tflag::OPTIN;
+        } else if eq_ic(a, b"optout") {
+            options |= tflag::OPTOUT;
+        } else if eq_ic(a, b"noloop") {
+            options |= tflag::NOLOOP;
+        } else if eq_ic(a, b"prefix") && more {
+            j += 1;
+            prefixes.push(argv[j]);
+        } else {
+            return ctx.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let inst = ctx.inst;
+    let info = ctx.client.info.clone();
+    if eq_ic(argv[2], b"on") {
+        let cur = info.tracking.load(Relaxed);
+        if options & tflag::BCAST == 0 && !prefixes.is_empty() {
+            return ctx.error(errors::TRACKING_PREFIX_NEEDS_BCAST);
+        }
+        if cur & tflag::ON != 0 && (cur & tflag::BCAST != 0) != (options & tflag::BCAST != 0) {
+            return ctx.error(errors::TRACKING_BCAST_SWITCH);
+        }
+        if options & tflag::BCAST != 0 && options & (tflag::OPTIN | tflag::OPTOUT) != 0 {
+            return ctx.error(errors::TRACKING_OPT_WITH_BCAST);
+        }
+        if options & tflag::OPTIN != 0 && options & tflag::OPTOUT != 0 {
+            return ctx.error(errors::TRACKING_OPTIN_AND_OPTOUT);
+        }
+        if (options & tflag::OPTIN != 0 && cur & tflag::OPTOUT != 0)
+            || (options & tflag::OPTOUT != 0 && cur & tflag::OPTIN != 0)
+        {
+            return ctx.error(errors::TRACKING_OPT_SWITCH);
+        }
+        if options & tflag::BCAST != 0 {
+            if let Some(msg) = inst.tracking.prefix_collision(info.id, &prefixes) {
+                return ctx.error(&msg);
+            }
+        }
+        crate::tracking::enable(inst, &info, redir, options, &prefixes);
+        ctx.client.tracking_on = true;
+    } else if eq_ic(argv[2], b"off") {
+        crate::tracking::disable(inst, &info);
+        ctx.client.tracking_caching = false;
+        ctx.client.tracking_on = false;
+    } else {
+        return ctx.error(errors::SYNTAX);
+    }
+    ctx.out.ok();
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN/OPTOUT).
+fn client_caching(ctx: &mut Ctx, argv: &[&[u8]]) {
+    use super::util::eq_ic;
+    let f = ctx.client.info.tracking.load(Relaxed);
+    if f & tflag::ON == 0 {
+        return ctx.error(errors::CACHING_NOT_TRACKING);
+    }
+    if eq_ic(argv[2], b"yes") {
+        if f & tflag::OPTIN == 0 {
+            return ctx.error(errors::CACHING_YES_NOT_OPTIN);
+        }
+    } else if eq_ic(argv[2], b"no") {
+        if f & tflag::OPTOUT == 0 {
+            return ctx.error(errors::CACHING_NO_NOT_OPTOUT);
+        }
+    } else {
+        return ctx.error(errors::SYNTAX);
+    }
+    ctx.client.tracking_caching = true;
+    ctx.out.ok();
+}
+
+/// CLIENT TRACKINGINFO: a map of `flags` (a set), `redirect` and `prefixes`.
+fn client_trackinginfo(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let info = ctx.client.info.clone();
+    let f = info.tracking.load(Relaxed);
+    let caching = ctx.client.tracking_caching;
+    let mut names: Vec<&[u8]> = vec![if f & tflag::ON != 0 { b"on" } else { b"off" }];
+    if f & tflag::BCAST != 0 {
+        names.push(b"bcast");
+    }
+    if f & tflag::OPTIN != 0 {
+        names.push(b"optin");
+        if caching {
+            names.push(b"caching-yes");
+        }
+    }
+    if f & tflag::OPTOUT != 0 {
+        names.push(b"optout");
+        if caching {
+            names.push(b"caching-no");
+        }
+    }
+    if f & tflag::NOLOOP != 0 {
+        names.push(b"noloop");
+    }
+    if f & tflag::BROKEN_REDIR != 0 {
+        names.push(b"broken_redirect");
+    }
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(names.len());
+    for n in names {
+        out.bulk(n);
+    }
+    out.bulk(b"redirect");
+    if f & tflag::ON != 0 {
+        out.int(info.tracking_redir.load(Relaxed) as i64);
+    } else {
+        out.int(-1);
+    }
+    out.bulk(b"prefixes");
+    let prefixes = ctx.inst.tracking.prefixes_of(info.id);
+    out.array(prefixes.len());
+    for p in prefixes {
+        out.bulk(&p);
+    }
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command's wait, with its

@@ -663,6 +663,7 @@ fn flushdb(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let Some(lazy) = flush_async(ctx, argv) else {
         return ctx.error(errors::SYNTAX);
     };
+    crate::tracking::flushed(ctx.inst, ctx.client.info.id, ctx.out);
     let tables = ctx.ks.flush(ctx.client.db);
     if lazy {
         free_in_background(tables);
@@ -677,6 +678,7 @@ fn flushall(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     let Some(lazy) = flush_async(ctx, argv) else {
         return ctx.error(errors::SYNTAX);
     };
+    crate::tracking::flushed(ctx.inst, ctx.client.info.id, ctx.out);
     let mut tables = Vec::new();
     for db in 0..ctx.ks.keyspace().databases() {
         tables.extend(ctx.ks.flush(db));
