@@ -67,12 +67,14 @@ impl Kind for Set {
     }
 }
 
-/// Reads the collection at `key` (a keyspace hit or miss; the access time unless the
-/// client is NO-TOUCH) and hands it to `f` with the reply writer.
-pub(super) fn read<C: Kind, T>(
+/// Reads the value at `key` as the type `of` picks out of a `Value` (a keyspace hit or
+/// miss; the access time unless the client is NO-TOUCH) and hands it to `f` with the
+/// reply writer. Every family's single-key reads go through here.
+pub(super) fn read_as<V: ?Sized, T>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
-    f: impl FnOnce(&mut ReplyWriter, &C) -> T,
+    of: fn(&Value) -> Option<&V>,
+    f: impl FnOnce(&mut ReplyWriter, &V) -> T,
 ) -> Look<T> {
     let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
     match ctx.ks.get(db, key, now) {
@@ -81,12 +83,35 @@ pub(super) fn read<C: Kind, T>(
             if let Some(c) = &touch {
                 e.touch(c);
             }
-            match C::of(&e.value) {
-                // Empty collections are never kept; one that slipped in reads as missing.
-                Some(c) if c.is_empty() => Look::Missing,
-                Some(c) => Look::Found(f(ctx.out, c)),
+            match of(&e.value) {
+                Some(v) => Look::Found(f(ctx.out, v)),
                 None => Look::WrongType,
             }
+        }
+    }
+}
+
+/// Reads the collection at `key` (see [`read_as`]). Empty collections are never kept;
+/// one that slipped in reads as missing.
+pub(super) fn read<C: Kind, T>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    f: impl FnOnce(&mut ReplyWriter, &C) -> T,
+) -> Look<T> {
+    match read_as(ctx, key, C::of, |out, c| (!c.is_empty()).then(|| f(out, c))) {
+        Look::Found(Some(t)) => Look::Found(t),
+        Look::Found(None) | Look::Missing => Look::Missing,
+        Look::WrongType => Look::WrongType,
+    }
+}
+
+impl<T> Look<T> {
+    /// `Ok(Some)` found, `Ok(None)` missing, `Err(())` another type.
+    pub(super) fn into_result(self) -> Result<Option<T>, ()> {
+        match self {
+            Look::Found(t) => Ok(Some(t)),
+            Look::Missing => Ok(None),
+            Look::WrongType => Err(()),
         }
     }
 }

@@ -9,7 +9,7 @@
 use engine::types::List;
 use engine::Value;
 
-use super::util::{eq_ic, new_entry, parse_i64, touches};
+use super::util::{eq_ic, new_entry, parse_i64};
 use crate::blocking::{timeout_secs, Block, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors;
@@ -413,19 +413,7 @@ fn read_list<T>(
     key: &[u8],
     f: impl FnOnce(&mut resp::ReplyWriter, &List) -> T,
 ) -> Result<Option<T>, ()> {
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-    match ctx.ks.get(db, key, now) {
-        None => Ok(None),
-        Some(mut e) => {
-            if let Some(c) = &touch {
-                e.touch(c);
-            }
-            match list_of(&e.value) {
-                Some(l) => Ok(Some(f(ctx.out, l))),
-                None => Err(()),
-            }
-        }
-    }
+    super::collection::read_as(ctx, key, list_of, f).into_result()
 }
 
 /// LLEN key

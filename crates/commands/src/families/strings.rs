@@ -576,19 +576,7 @@ fn read_str<T>(
     key: &[u8],
     f: impl FnOnce(&mut resp::ReplyWriter, &Str) -> T,
 ) -> Result<Option<T>, ()> {
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-    match ctx.ks.get(db, key, now) {
-        None => Ok(None),
-        Some(mut e) => {
-            if let Some(c) = &touch {
-                e.touch(c);
-            }
-            match str_of(&e.value) {
-                Some(s) => Ok(Some(f(ctx.out, s))),
-                None => Err(()),
-            }
-        }
-    }
+    super::collection::read_as(ctx, key, str_of, f).into_result()
 }
 
 /// STRLEN key

@@ -12,6 +12,7 @@ use engine::Value;
 use rand::Rng;
 use resp::ReplyWriter;
 
+use super::collection::Look;
 use super::util::{eq_ic, new_entry, parse_cursor, parse_f64, parse_i64, touches};
 use crate::blocking::{self, Block, OnTimeout};
 use crate::ctx::Ctx;
@@ -604,29 +605,17 @@ fn read(
     missing: impl FnOnce(&mut ReplyWriter),
     f: impl FnOnce(&ZSet, &mut ReplyWriter),
 ) -> bool {
-    let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-    let wrong = match ctx.ks.get(db, key, now) {
-        None => {
+    match super::collection::read_as(ctx, key, zset_of, |out, z| f(z, out)) {
+        Look::Found(()) => true,
+        Look::Missing => {
             missing(ctx.out);
+            true
+        }
+        Look::WrongType => {
+            ctx.error(errors::WRONGTYPE);
             false
         }
-        Some(mut e) => {
-            if let Some(c) = &touch {
-                e.touch(c);
-            }
-            match zset_of(&e.value) {
-                Some(z) => {
-                    f(z, ctx.out);
-                    false
-                }
-                None => true,
-            }
-        }
-    };
-    if wrong {
-        ctx.error(errors::WRONGTYPE);
     }
-    !wrong
 }
 
 /// ZCARD key
