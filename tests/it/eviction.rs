@@ -3,12 +3,10 @@
 //! are read, and volatile-ttl evicts the keys closest to expiring first.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use miniredis_tests::node::Node;
 use miniredis_tests::subject::{start_subject, test_config};
-use miniredis_tests::{free_port, subject_is_redis, RedisServer};
 
 async fn connect(addr: SocketAddr) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(format!("redis://{addr}/")).expect("client URL");
@@ -96,74 +94,6 @@ async fn read_all(con: &mut redis::aio::MultiplexedConnection, keys: &[String]) 
 
 fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}:{i}")).collect()
-}
-
-/// The `miniredis` binary: `MINIREDIS_BIN`, else the release (or debug) build beside this
-/// test binary. A standalone node's memory figures come from its allocator, which only
-/// the binary installs, so this test runs the binary rather than an in-process server.
-pub(crate) fn miniredis_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("MINIREDIS_BIN") {
-        return p.into();
-    }
-    // <target>/<profile>/deps/it-<hash>
-    let exe = std::env::current_exe().expect("path of the test binary");
-    let target = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("target directory");
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("miniredis"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("no miniredis binary: run `cargo build --release -p miniredis` or set MINIREDIS_BIN")
-        })
-}
-
-/// A `miniredis node` process, killed when dropped (a redis-server in self-test mode).
-pub(crate) enum Node {
-    Mini { child: Child, addr: SocketAddr },
-    Redis(RedisServer),
-}
-
-impl Node {
-    pub(crate) fn start(args: &[&str]) -> Node {
-        if subject_is_redis() {
-            return Node::Redis(RedisServer::start_with(args));
-        }
-        let port = free_port();
-        let child = Command::new(miniredis_bin())
-            .args(["node", "--port", &port.to_string(), "--save", ""])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning miniredis node");
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "miniredis node did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Node::Mini { child, addr }
-    }
-
-    pub(crate) fn addr(&self) -> SocketAddr {
-        match self {
-            Node::Mini { addr, .. } => *addr,
-            Node::Redis(r) => r.addr(),
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Node::Mini { child, .. } = self {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use miniredis_tests::raw::RawClient;
 use miniredis_tests::{note, subject_is_redis};
 use resp::Frame;
 
-use crate::eviction::Node;
+use miniredis_tests::node::Node;
 
 /// One numeric field of INFO, read with a raw client.
 fn info_field(c: &mut RawClient, section: &str, name: &str) -> Option<u64> {

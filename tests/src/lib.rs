@@ -17,6 +17,7 @@
 //! what to install ([`require_tool`]); nothing passes silently.
 
 pub mod fmt;
+pub mod node;
 pub mod ports;
 pub mod quote;
 pub mod raw;
