@@ -13,7 +13,8 @@ use engine::types::{Stream, StreamId};
 use engine::Value;
 use resp::ReplyWriter;
 
-use super::util::{eq_ic, new_entry, parse_i64, touches};
+use super::collection::{read_as, Look};
+use super::util::{eq_ic, new_entry, parse_i64};
 use crate::blocking::{self, Block, OnTimeout, ANY_KIND};
 use crate::ctx::Ctx;
 use crate::errors;
@@ -65,9 +66,14 @@ fn run(ctx: &mut Ctx<'_, '_>, f: impl FnOnce(&mut Ctx<'_, '_>) -> Res) {
 }
 
 fn stream_of(v: &Value) -> Result<&Stream, Cow<'static, str>> {
+    stream_ref(v).ok_or_else(|| errors::WRONGTYPE.into())
+}
+
+/// The stream inside a value, for [`read_as`].
+fn stream_ref(v: &Value) -> Option<&Stream> {
     match v {
-        Value::Stream(s) => Ok(s),
-        _ => Err(errors::WRONGTYPE.into()),
+        Value::Stream(s) => Some(s),
+        _ => None,
     }
 }
 
@@ -454,17 +460,11 @@ fn xtrim(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
 /// XLEN key
 fn xlen(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]]) {
     run(ctx, |ctx| {
-        let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-        let n = match ctx.ks.get(db, argv[1], now) {
-            None => 0,
-            Some(mut e) => {
-                if let Some(c) = &touch {
-                    e.touch(c);
-                }
-                stream_of(&e.value)?.len()
-            }
-        };
-        ctx.out.int(n as i64);
+        match read_as(ctx, argv[1], stream_ref, |out, s| out.int(s.len() as i64)) {
+            Look::Found(()) => {}
+            Look::Missing => ctx.out.int(0),
+            Look::WrongType => return Err(errors::WRONGTYPE.into()),
+        }
         Ok(())
     });
 }
@@ -498,20 +498,17 @@ fn range_generic(ctx: &mut Ctx<'_, '_>, argv: &[&[u8]], rev: bool) {
                 return Err(errors::SYNTAX.into());
             }
         }
-        let (db, now, touch) = (ctx.db(), ctx.now_ms, touches(ctx));
-        match ctx.ks.get(db, argv[1], now) {
-            None => ctx.out.array(0),
-            Some(mut e) => {
-                if let Some(c) = &touch {
-                    e.touch(c);
-                }
-                let s = stream_of(&e.value)?;
-                if count == 0 {
-                    ctx.out.null_array();
-                } else {
-                    reply_range(ctx.out, s, start, end, count.max(0) as usize, rev);
-                }
+        let found = read_as(ctx, argv[1], stream_ref, |out, s| {
+            if count == 0 {
+                out.null_array();
+            } else {
+                reply_range(out, s, start, end, count.max(0) as usize, rev);
             }
+        });
+        match found {
+            Look::Found(()) => {}
+            Look::Missing => ctx.out.array(0),
+            Look::WrongType => return Err(errors::WRONGTYPE.into()),
         }
         Ok(())
     });
