@@ -360,10 +360,13 @@ impl Histogram {
     }
 }
 
-/// One lazily allocated histogram per command id.
+/// One lazily allocated histogram per command id; the table itself is allocated at
+/// the first recording, so the many databases that never serve a command cost one
+/// pointer here.
 #[derive(Debug, Default)]
 pub struct Histograms {
-    by_cmd: Vec<OnceLock<Histogram>>,
+    by_cmd: OnceLock<Box<[OnceLock<Histogram>]>>,
+    commands: usize,
     /// Bumped by CONFIG RESETSTAT: histograms whose generation is older read as empty.
     reset: Mutex<()>,
 }
@@ -371,7 +374,8 @@ pub struct Histograms {
 impl Histograms {
     pub fn new(commands: usize) -> Self {
         Histograms {
-            by_cmd: (0..commands).map(|_| OnceLock::new()).collect(),
+            by_cmd: OnceLock::new(),
+            commands,
             reset: Mutex::new(()),
         }
     }
@@ -381,13 +385,17 @@ impl Histograms {
     }
 
     pub fn record_n(&self, id: u32, ns: u64, n: u64) {
-        if let Some(h) = self.by_cmd.get(id as usize) {
+        let table = self
+            .by_cmd
+            .get_or_init(|| (0..self.commands).map(|_| OnceLock::new()).collect());
+        if let Some(h) = table.get(id as usize) {
             h.get_or_init(Histogram::default).record_n(ns, n);
         }
     }
 
     pub fn get(&self, id: u32) -> Option<&Histogram> {
         self.by_cmd
+            .get()?
             .get(id as usize)
             .and_then(|h| h.get())
             .filter(|h| h.total() > 0)
@@ -396,7 +404,10 @@ impl Histograms {
     /// Empties every histogram (CONFIG RESETSTAT).
     pub fn reset(&self) {
         let _g = self.reset.lock();
-        for h in self.by_cmd.iter().filter_map(|h| h.get()) {
+        let Some(table) = self.by_cmd.get() else {
+            return;
+        };
+        for h in table.iter().filter_map(|h| h.get()) {
             for c in h.counts.iter() {
                 c.store(0, Relaxed);
             }
